@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// dapq-probe: does the position of a pseudo query matter more than its content
+/// when a KV cache must be cut? See README.md and DESIGN.md.
+let releaseFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "dapq-probe",
+    products: [
+        .executable(name: "dapq-probe", targets: ["dapq-probe"]),
+        .library(name: "Probe", targets: ["Probe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Probe", dependencies: ["CBLAS", "CHDF5"], swiftSettings: releaseFlags),
+        .target(name: "Analysis", dependencies: ["Probe"], swiftSettings: releaseFlags),
+        .target(name: "Compression", dependencies: ["Analysis", "Probe"], swiftSettings: releaseFlags),
+        .executableTarget(
+            name: "dapq-probe",
+            dependencies: [
+                "Probe", "Analysis", "Compression",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Analysis", "Compression"]),
+    ]
+)

@@ -1,0 +1,103 @@
+import CBLAS
+
+/// A linear layer's weight, `rows` outputs × `cols` inputs (GGUF's [ne0 = cols, ne1 = rows]).
+///
+/// 32-block quantized types stay quantized (one byte per weight) and multiply like llama.cpp: activations
+/// quantized to 8 bits per block, integer dot products. Small batches (decoding) run those integer kernels
+/// on the worker pool; large batches (prefill) dequantize the weights panel by panel and run float32 GEMM
+/// on the quantized-then-dequantized activations, which is the same arithmetic. With `Numerics.float32` the
+/// activations stay float32. Other types are held as float32 and multiplied with BLAS.
+public final class WeightMatrix: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    /// The type the weight had in the file.
+    public let sourceType: GGMLType
+    let dense: FloatBuffer?
+    let quantized: QuantizedMatrix?
+
+    /// Batches up to this size use the integer kernels.
+    static let integerBatchLimit = 8
+
+    init(rows: Int, cols: Int, type: GGMLType, data: UnsafeRawBufferPointer) {
+        self.rows = rows
+        self.cols = cols
+        sourceType = type
+        if QuantizedMatrix.supports(type) {
+            quantized = QuantizedMatrix(type: type, rows: rows, cols: cols, data: data)
+            dense = nil
+        } else {
+            let buffer = FloatBuffer(count: rows * cols)
+            Dequantize.run(type, from: data, into: buffer.pointer, count: rows * cols)
+            dense = buffer
+            quantized = nil
+        }
+    }
+
+    /// Bytes the runtime holds for this weight.
+    public var byteCount: Int { quantized?.byteCount ?? rows * cols * 4 }
+
+    /// Row `r` as float32 (embedding look-up).
+    func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        if let quantized {
+            quantized.row(r, into: out)
+        } else {
+            out.update(from: dense!.pointer + r * cols, count: cols)
+        }
+    }
+
+    /// `y[t, :] = W · x[t, :]` for `t` in `0..<count`; `x` has row stride `cols`, `y` has row stride `rows`.
+    func apply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: MatmulScratch,
+               numerics: Numerics = .llamaCpp) {
+        if let dense {
+            if count == 1 {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, dense.pointer, Int32(cols), x, 1, 0, y, 1)
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(rows), Int32(cols), 1,
+                            x, Int32(cols), dense.pointer, Int32(cols), 0, y, Int32(rows))
+            }
+            return
+        }
+        let q = quantized!
+        let pool = WorkerPool.shared
+        if count <= Self.integerBatchLimit && numerics == .llamaCpp {
+            scratch.activations.quantize(x, rows: count, cols: cols)
+            pool.forEachRange(rows, minimumPerThread: 16) { range in
+                q.multiply(scratch.activations, rows: range, into: y)
+            }
+            return
+        }
+        // Large batch: the activations llama.cpp would see, times the dequantized weights, through BLAS.
+        let xq = scratch.buffer("activations", count: count * cols)
+        xq.update(from: x, count: count * cols)
+        if numerics == .llamaCpp { scratch.activations.roundTrip(xq, rows: count, cols: cols) }
+        let panelRows = min(rows, max(256, (1 << 21) / cols))
+        let panel = scratch.buffer("panel", count: panelRows * cols)
+        var r0 = 0
+        while r0 < rows {
+            let n = min(panelRows, rows - r0)
+            pool.forEachRange(n, minimumPerThread: 32) { range in
+                q.dequantize(rows: (r0 + range.lowerBound)..<(r0 + range.upperBound), into: panel - r0 * cols)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(cols), 1,
+                        xq, Int32(cols), panel, Int32(cols), 0, y + r0, Int32(rows))
+            r0 += n
+        }
+        if let mins = q.mins, numerics == .llamaCpp {
+            // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip above gave float16(d)·Σq. Add the difference.
+            let nb = q.blocksPerRow
+            let delta = scratch.buffer("delta", count: count * nb)
+            let a = scratch.activations
+            for i in 0..<(count * nb) { delta[i] = a.scaledSums[i] - a.scales[i] * Float(a.sums[i]) }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(rows), Int32(nb), 1,
+                        delta, Int32(nb), mins, Int32(nb), 1, y, Int32(rows))
+        }
+    }
+}
+
+/// Scratch space for matrix products, owned by one model and reused across calls.
+final class MatmulScratch {
+    let activations = QuantizedActivations()
+    private let workspace = Workspace()
+
+    func buffer(_ name: String, count: Int) -> UnsafeMutablePointer<Float> { workspace.buffer(name, count: count) }
+}

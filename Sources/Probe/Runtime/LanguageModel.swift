@@ -1,0 +1,177 @@
+import CBLAS
+import Foundation
+
+/// Which rows of the batch need logits. Computing only the last saves the large output projection in prefill.
+public enum LogitsRequest: Sendable {
+    case none, last, all
+}
+
+/// A decoder loaded from GGUF: configuration, weights, tokenizer, and the forward pass.
+///
+/// One instance runs one forward pass at a time (it owns its scratch space); it is not for concurrent use.
+public final class LanguageModel: @unchecked Sendable {
+    public let gguf: GGUFFile
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let tokenizer: Tokenizer
+    private let rope: Rope
+    private let workspace = Workspace()
+    private let scratch = MatmulScratch()
+    /// How the forward pass rounds; `.llamaCpp` unless changed.
+    public var numerics: Numerics = .llamaCpp
+
+    /// Loads and checks a GGUF model; errors are one line naming the file.
+    public init(path: String) throws {
+        gguf = try GGUFFile(path: path)
+        config = try ModelConfig(gguf: gguf)
+        weights = try ModelWeights(gguf: gguf, config: config)
+        tokenizer = try Tokenizer(gguf: gguf)
+        rope = Rope(layout: config.architecture.ropeLayout, dims: config.ropeDims, base: config.ropeBase)
+    }
+
+    /// An empty cache for this model.
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity)
+    }
+
+    /// Runs `tokens` at absolute `positions` through every layer, appending their keys and values to `cache`.
+    /// Each token attends to everything already in the cache and causally to the batch.
+    /// Returns the logits of the requested rows, `[rows, vocabularySize]` row-major.
+    @discardableResult
+    public func forward(tokens: [Int], positions: [Int], cache: KVCache, logits: LogitsRequest = .last,
+                        observer: ForwardObserver? = nil) -> [Float] {
+        precondition(tokens.count == positions.count && !tokens.isEmpty)
+        let c = config, T = tokens.count, d = c.dModel
+        let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
+        let ws = workspace
+        let x = ws.buffer("x", count: T * d)
+        let h = ws.buffer("h", count: T * d)
+        let q = ws.buffer("q", count: T * qDim)
+        let k = ws.buffer("k", count: T * kvDim)
+        let v = ws.buffer("v", count: T * kvDim)
+        let attended = ws.buffer("attended", count: T * qDim)
+        let gate = ws.buffer("gate", count: T * c.dFF)
+        let up = ws.buffer("up", count: T * c.dFF)
+        let cosTable = ws.buffer("cos", count: T * c.ropeDims / 2)
+        let sinTable = ws.buffer("sin", count: T * c.ropeDims / 2)
+
+        for (t, token) in tokens.enumerated() {
+            precondition(token >= 0 && token < c.vocabularySize, "token id \(token) out of range")
+            weights.tokenEmbedding.row(token, into: x + t * d)
+            rope.angles(position: positions[t], cos: cosTable + t * c.ropeDims / 2, sin: sinTable + t * c.ropeDims / 2)
+        }
+        cache.reserve(additional: T)
+
+        for (l, w) in weights.layers.enumerated() {
+            Kernels.rmsNorm(x, weight: w.attentionNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
+            w.query.apply(h, count: T, into: q, scratch: scratch, numerics: numerics)
+            w.key.apply(h, count: T, into: k, scratch: scratch, numerics: numerics)
+            w.value.apply(h, count: T, into: v, scratch: scratch, numerics: numerics)
+            if let b = w.queryBias { Kernels.addBias(q, b.pointer, rows: T, n: qDim) }
+            if let b = w.keyBias { Kernels.addBias(k, b.pointer, rows: T, n: kvDim) }
+            if let b = w.valueBias { Kernels.addBias(v, b.pointer, rows: T, n: kvDim) }
+            for t in 0..<T {
+                let cs = cosTable + t * c.ropeDims / 2, sn = sinTable + t * c.ropeDims / 2
+                rope.apply(q + t * qDim, heads: c.nHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
+                rope.apply(k + t * kvDim, heads: c.nKVHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
+            }
+            // llama.cpp keeps K and V in float16 and multiplies Q·K in float16: round the same way, so that
+            // the cache and the observer hold exactly what attention uses.
+            if numerics == .llamaCpp {
+                Kernels.roundToHalf(q, count: T * qDim)
+                Kernels.roundToHalf(k, count: T * kvDim)
+                Kernels.roundToHalf(v, count: T * kvDim)
+            }
+            observer?.didProject(layer: l, positions: positions, queries: q, keys: k, values: v)
+            cache.append(layer: l, keys: k, values: v, positions: positions)
+            attend(layer: l, queries: q, rows: T, cache: cache, into: attended, observer: observer)
+            w.attentionOutput.apply(attended, count: T, into: h, scratch: scratch, numerics: numerics)
+            Kernels.add(x, h, count: T * d)
+
+            Kernels.rmsNorm(x, weight: w.ffnNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
+            w.gate.apply(h, count: T, into: gate, scratch: scratch, numerics: numerics)
+            w.up.apply(h, count: T, into: up, scratch: scratch, numerics: numerics)
+            Kernels.swiGLU(gate: gate, up: up, count: T * c.dFF)
+            w.down.apply(gate, count: T, into: h, scratch: scratch, numerics: numerics)
+            Kernels.add(x, h, count: T * d)
+        }
+
+        let first: Int
+        switch logits {
+        case .none: return []
+        case .last: first = T - 1
+        case .all: first = 0
+        }
+        let rows = T - first
+        Kernels.rmsNorm(x + first * d, weight: weights.outputNorm.pointer, rows: rows, n: d, eps: c.rmsEpsilon, into: h)
+        var out = [Float](repeating: 0, count: rows * c.vocabularySize)
+        out.withUnsafeMutableBufferPointer { weights.output.apply(h, count: rows, into: $0.baseAddress!, scratch: scratch, numerics: numerics) }
+        return out
+    }
+
+    /// Causal attention of the batch's queries over the cache (which already holds the batch), per query head.
+    /// Scores, softmax and the weighted sum of values follow llama.cpp's non-flash path: float16 operands,
+    /// float32 scores, probabilities rounded to float16 before they weight the values.
+    private func attend(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
+                        into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
+        if T <= WeightMatrix.integerBatchLimit && !(observer?.wantsAttention ?? false) {
+            attendSmallBatch(layer: l, queries: q, rows: T, cache: cache, into: out)
+            return
+        }
+        let c = config, dh = c.dHead, qDim = c.nHeads * dh
+        let scale = 1 / Float(dh).squareRoot()
+        let wantsAttention = observer?.wantsAttention ?? false
+        for head in 0..<c.nHeads {
+            let g = head / c.groupSize
+            let L = cache.length(layer: l, head: g)
+            let prior = L - T
+            let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+            // Rows in chunks so the score matrix stays small for long prompts.
+            let chunk = max(1, min(T, 256, (1 << 21) / max(L, 1)))
+            let scores = workspace.buffer("scores", count: chunk * L)
+            var r0 = 0
+            while r0 < T {
+                let n = min(chunk, T - r0)
+                // Causality: the rows of this chunk see only the first `visible` entries.
+                let visible = prior + r0 + n
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
+                            q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
+                for i in 0..<n {
+                    Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
+                }
+                if wantsAttention {
+                    observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
+                }
+                if numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
+                            scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
+                r0 += n
+            }
+        }
+    }
+
+    /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
+    private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
+                                  into out: UnsafeMutablePointer<Float>) {
+        let c = config, dh = c.dHead, qDim = c.nHeads * dh
+        let scale = 1 / Float(dh).squareRoot()
+        let longest = cache.maxLength
+        let scoreSpace = workspace.buffer("scores", count: c.nHeads * longest)
+        WorkerPool.shared.forEachRange(c.nHeads) { heads in
+            for head in heads {
+                let g = head / c.groupSize
+                let L = cache.length(layer: l, head: g)
+                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                let scores = scoreSpace + head * longest
+                for i in 0..<T {
+                    let valid = L - T + i + 1
+                    let qi = q + i * qDim + head * dh
+                    for j in 0..<valid { scores[j] = Kernels.dot(qi, K + j * dh, count: dh) * scale }
+                    Kernels.softmaxPrefix(scores, valid: valid, n: valid)
+                    if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: valid) }
+                    Kernels.weightedSum(scores, rows: V, count: valid, width: dh, into: out + i * qDim + head * dh)
+                }
+            }
+        }
+    }
+}

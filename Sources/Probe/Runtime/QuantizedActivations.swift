@@ -1,0 +1,63 @@
+/// Activations quantized the way llama.cpp quantizes them before multiplying with quantized weights
+/// (ggml's Q8_0/Q8_1 blocks of 32): per block, `d = max|x| / 127`, `q = round-half-even(x · 127 / max|x|)`,
+/// `d` kept as float16, and for Q8_1 also `s = float16(d · Σq)`. Using the same rounding makes our logits
+/// track llama.cpp's closely instead of differing by the activation quantization noise.
+final class QuantizedActivations {
+    private(set) var rows = 0
+    private(set) var cols = 0
+    private var capacity = 0
+    private(set) var values = UnsafeMutablePointer<Int8>.allocate(capacity: 1)
+    /// Per block: d as float16, widened.
+    private(set) var scales = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    /// Per block: float16(d · Σq), widened (Q8_1's `s`).
+    private(set) var scaledSums = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    /// Per block: Σq as an integer.
+    private(set) var sums = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+
+    deinit {
+        values.deallocate()
+        scales.deallocate()
+        scaledSums.deallocate()
+        sums.deallocate()
+    }
+
+    /// Quantizes `rows` rows of `cols` floats (cols a multiple of 32).
+    func quantize(_ x: UnsafePointer<Float>, rows: Int, cols: Int) {
+        let n = rows * cols
+        if n > capacity {
+            values.deallocate(); scales.deallocate(); scaledSums.deallocate(); sums.deallocate()
+            values = .allocate(capacity: n)
+            scales = .allocate(capacity: n / 32)
+            scaledSums = .allocate(capacity: n / 32)
+            sums = .allocate(capacity: n / 32)
+            capacity = n
+        }
+        self.rows = rows
+        self.cols = cols
+        for b in 0..<(n / 32) {
+            let xb = x + b * 32, qb = values + b * 32
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(xb[j])) }
+            let d = amax / 127
+            let id: Float = amax != 0 ? 127 / amax : 0
+            var sum: Int32 = 0
+            for j in 0..<32 {
+                let q = Int32((xb[j] * id).rounded(.toNearestOrEven))
+                qb[j] = Int8(truncatingIfNeeded: q)
+                sum &+= q
+            }
+            scales[b] = Float(Float16(d))
+            scaledSums[b] = Float(Float16(d * Float(sum)))
+            sums[b] = sum
+        }
+    }
+
+    /// Replaces `x` by its quantized-then-dequantized value, `d·q` (d as float16), in place.
+    func roundTrip(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        quantize(x, rows: rows, cols: cols)
+        for b in 0..<(rows * cols / 32) {
+            let d = scales[b]
+            for j in 0..<32 { x[b * 32 + j] = d * Float(values[b * 32 + j]) }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+import Probe
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Metadata, tensor table and sizes of a GGUF model.")
+
+    @Option(help: "Catalogue name or path to a GGUF file.")
+    var model: String?
+
+    func run() throws {
+        print(try ModelReport(path: try ModelCatalogue.resolve(model)).text)
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Probe
+
+/// `--model` and `--threads`, shared by every command that runs a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Catalogue name (\(ModelCatalogue.entries.map(\.name).joined(separator: ", "))) or path to a GGUF file.")
+    var model: String?
+
+    @Option(help: "Threads for the numeric kernels.")
+    var threads: Int = 2
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Loads the model after setting the thread count.
+    func load() throws -> LanguageModel {
+        ComputeThreads.set(threads)
+        return try LanguageModel(path: try ModelCatalogue.resolve(model))
+    }
+}
+
+/// `--prompt`/`--prompt-file` and `--chat`.
+struct PromptOptions: ParsableArguments {
+    @Option(help: "The prompt text.")
+    var prompt: String?
+
+    @Option(help: "A file holding the prompt text (UTF-8).")
+    var promptFile: String?
+
+    @Flag(help: "Wrap the prompt as a user message in the model's chat template.")
+    var chat = false
+
+    func validate() throws {
+        guard (prompt == nil) != (promptFile == nil) else {
+            throw ValidationError("give exactly one of --prompt and --prompt-file")
+        }
+    }
+
+    /// The prompt's token ids for `model`.
+    func tokens(for model: LanguageModel) throws -> [Int] {
+        try PromptBuilder(model: model).tokens(text: try text(), chat: chat)
+    }
+
+    func text() throws -> String {
+        if let prompt { return prompt }
+        let path = promptFile!
+        guard let data = FileManager.default.contents(atPath: path) else { throw ProbeError("\(path): cannot read the prompt file") }
+        guard let s = String(data: data, encoding: .utf8) else { throw ProbeError("\(path): the prompt file is not UTF-8") }
+        return s
+    }
+}

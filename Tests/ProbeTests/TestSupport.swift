@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+
+/// Paths shared by the tests: the package root, committed fixtures, the model cache and the built command line.
+enum TestPaths {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+
+    static var cache: URL {
+        if let env = ProcessInfo.processInfo.environment["DAPQ_PROBE_CACHE"], !env.isEmpty { return URL(fileURLWithPath: env) }
+        return packageRoot.appendingPathComponent(".cache")
+    }
+
+    /// The cached SmolLM2 model; fails the calling test (never skips) when it is not fetched.
+    static func smolLM2() throws -> String {
+        let path = cache.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MissingPrerequisite("model missing at \(path): run `make setup` first")
+        }
+        return path
+    }
+
+    /// The release command-line binary that `make test` builds first.
+    static func binary() throws -> String {
+        for config in ["release", "debug"] {
+            let path = packageRoot.appendingPathComponent(".build/\(config)/dapq-probe").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw MissingPrerequisite("dapq-probe binary not built: run `make test` (it builds the release binary first)")
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dapq-probe-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+}
+
+/// A test's prerequisite (model, binary) is absent: the test fails with this message rather than skipping.
+struct MissingPrerequisite: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// The result of running a command.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs `executable` with `arguments`, capturing both streams.
+func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
