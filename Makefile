@@ -9,7 +9,7 @@ SWIFT_RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/dapq-probe
 THREADS ?= 2
 
-.PHONY: setup build demo test fixtures clean
+.PHONY: setup build demo test fixtures clean venv-test plots
 
 ## Install Debian packages, the model and the essays corpus when missing.
 setup:
@@ -24,7 +24,7 @@ demo: build
 	$(BIN) generate --chat --prompt "What is the capital of France? Answer in one sentence." --max-tokens 32 --threads $(THREADS)
 
 ## The test suite (release build: the real-model tests run the forward pass).
-test: setup
+test: setup venv-test
 	swift build $(SWIFT_RELEASE) --product dapq-probe
 	swift test $(SWIFT_RELEASE) -Xswiftc -enable-testing
 
@@ -32,5 +32,47 @@ test: setup
 fixtures: setup
 	bash scripts/fixtures.sh
 
+## Python packages the tests use to read our HDF5 files outside our code (h5py, h5netcdf, xarray, NumPy,
+## matplotlib), in a git-ignored venv; nothing is installed when the venv already has them.
+VENV_TEST := .cache/venv-test
+VENV_TEST_PACKAGES := h5py h5netcdf xarray numpy matplotlib
+venv-test:
+	@if [ -x $(VENV_TEST)/bin/python ] && $(VENV_TEST)/bin/python -c "import h5py, h5netcdf, xarray, numpy, matplotlib" 2>/dev/null; then \
+	  echo "venv-test: $(VENV_TEST) is ready"; \
+	else \
+	  echo "venv-test: installing $(VENV_TEST_PACKAGES) into $(VENV_TEST)"; \
+	  python3 -m venv $(VENV_TEST) && $(VENV_TEST)/bin/python -m pip install -q $(VENV_TEST_PACKAGES); \
+	fi
+
+## Heat maps of a capture's true-decoding attention over the prompt positions, one panel per layer, as a PNG.
+##   CAPTURE  the capture file (default out/capture.h5); nothing is drawn when it is absent
+##   PLOTS    the folder the PNGs go to (default out/plots, git-ignored)
+## Also the ablation's position × content grid and recall by layer (notebooks-data/plot_ablation.py):
+##   ABLATION the ablation file (default out/ablation/ablation.h5, what notebooks-data/ablation_run.sh writes)
+CAPTURE ?= out/capture.h5
+ABLATION ?= out/ablation/ablation.h5
+PLOTS ?= out/plots
+plots: venv-test
+	@if [ -f "$(CAPTURE)" ]; then \
+	  $(VENV_TEST)/bin/python notebooks-data/plot_capture.py "$(CAPTURE)" --out "$(PLOTS)"; \
+	else \
+	  echo "plots: no capture at $(CAPTURE) (make one with dapq-probe capture ... --out $(CAPTURE), or set CAPTURE=)"; \
+	fi
+	@if [ -f "$(ABLATION)" ]; then \
+	  $(VENV_TEST)/bin/python notebooks-data/plot_ablation.py "$(ABLATION)" --out "$(PLOTS)"; \
+	else \
+	  echo "plots: no ablation at $(ABLATION) (make one with dapq-probe ablate ... --out $(ABLATION), or notebooks-data/ablation_run.sh, or set ABLATION=)"; \
+	fi
+
 clean:
 	rm -rf .build
+
+## The forward-pass benchmark (issue 9): builds release, creates the peer venvs when missing (llama-cpp-python;
+## CPU-only torch + transformers + gguf), then runs ours, llama.cpp and PyTorch interleaved, same GGUF, same ids,
+## THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md).
+##   BENCH_ARGS  more options for scripts/bench/run_bench.py, e.g. BENCH_ARGS="--rounds 5" or "--quick"
+BENCH_ARGS ?=
+.PHONY: bench
+bench: build
+	bash scripts/bench/venvs.sh
+	python3 scripts/bench/run_bench.py --threads $(THREADS) $(BENCH_ARGS)

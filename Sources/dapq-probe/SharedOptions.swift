@@ -10,6 +10,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for the numeric kernels.")
     var threads: Int = 2
 
+    @Option(help: "Arithmetic: llama-cpp (8-bit activations, float16 K/V, as llama.cpp) or float32 (dequantized weights, as a PyTorch analysis).")
+    var numerics: Numerics = .llamaCpp
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
@@ -17,7 +20,9 @@ struct ModelOptions: ParsableArguments {
     /// Loads the model after setting the thread count.
     func load() throws -> LanguageModel {
         ComputeThreads.set(threads)
-        return try LanguageModel(path: try ModelCatalogue.resolve(model))
+        let loaded = try LanguageModel(path: try ModelCatalogue.resolve(model))
+        loaded.numerics = numerics
+        return loaded
     }
 }
 
@@ -51,3 +56,5 @@ struct PromptOptions: ParsableArguments {
         return s
     }
 }
+
+extension Numerics: ExpressibleByArgument {}

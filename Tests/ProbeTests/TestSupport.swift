@@ -20,11 +20,16 @@ enum TestPaths {
         return path
     }
 
-    /// The release command-line binary that `make test` builds first.
+    /// The command-line binary: the one built beside this test bundle (same scratch folder and configuration)
+    /// when present, else the release binary that `make test` builds first, else any other local build.
     static func binary() throws -> String {
-        for config in ["release", "debug"] {
-            let path = packageRoot.appendingPathComponent(".build/\(config)/dapq-probe").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("dapq-probe").path
+        let builds = [".build/release", ".build/debug", ".build-cap/release"].map {
+            packageRoot.appendingPathComponent("\($0)/dapq-probe").path
+        }
+        for path in [besideTests] + builds where FileManager.default.isExecutableFile(atPath: path) {
+            return path
         }
         throw MissingPrerequisite("dapq-probe binary not built: run `make test` (it builds the release binary first)")
     }

@@ -11,7 +11,7 @@ public final class HDF5File: HDF5Container, @unchecked Sendable {
     /// The path the file was created or opened with.
     public let path: String
 
-    private init(id: hid_t, path: String) {
+    init(id: hid_t, path: String) {
         self.id = id
         self.path = path
     }

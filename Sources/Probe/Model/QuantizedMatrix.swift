@@ -1,8 +1,13 @@
 /// A weight matrix of a 32-block type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) unpacked at load into one byte per
 /// weight plus per-block float scales, so that products are integer dot products with quantized activations,
 /// computed as llama.cpp computes them: per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)`.
+///
+/// Layout: rows in groups of 16, interleaved so that SIMD lanes are rows and no per-block horizontal sum is
+/// needed. Per group and block: 16 pairs `p` of columns (2p, 2p+1), each 32 bytes holding, for rows
+/// r = 0…15, the bytes `q[r][2p], q[r][2p+1]` — one 16-bit lane per row. Scales (and minima) per group and
+/// block: the 8 even rows, then the 8 odd rows, matching the lanes of the widened sums.
 final class QuantizedMatrix: @unchecked Sendable {
-    enum Kind {
+    enum Kind: Equatable {
         /// Q8_0: signed weights, x = d·q.
         case signed
         /// Q4_0 / Q5_0: unsigned weights with an integer offset, x = d·(q − offset).
@@ -11,12 +16,16 @@ final class QuantizedMatrix: @unchecked Sendable {
         case minimum
     }
 
+    static let groupRows = 16
+    static let bytesPerGroupBlock = 512
+
     let rows: Int
     let cols: Int
     let kind: Kind
-    let values: UnsafeMutablePointer<Int8>
+    let groups: Int
+    let values: UnsafeMutablePointer<UInt8>
     let scales: UnsafeMutablePointer<Float>
-    /// Block minima (`.minimum` only), `rows × cols/32`.
+    /// Block minima (`.minimum` only), laid out like `scales`.
     let mins: UnsafeMutablePointer<Float>?
 
     var blocksPerRow: Int { cols / 32 }
@@ -28,45 +37,36 @@ final class QuantizedMatrix: @unchecked Sendable {
         precondition(Self.supports(type) && cols % 32 == 0)
         self.rows = rows
         self.cols = cols
-        let blocks = rows * cols / 32
-        values = .allocate(capacity: rows * cols)
-        scales = .allocate(capacity: blocks)
+        let nb = cols / 32
+        groups = (rows + Self.groupRows - 1) / Self.groupRows
+        values = .allocate(capacity: groups * nb * Self.bytesPerGroupBlock)
+        values.initialize(repeating: 0, count: groups * nb * Self.bytesPerGroupBlock)
+        scales = .allocate(capacity: groups * nb * Self.groupRows)
+        scales.initialize(repeating: 0, count: groups * nb * Self.groupRows)
         switch type {
         case .q8_0: kind = .signed
         case .q4_0: kind = .offset(8)
         case .q5_0: kind = .offset(16)
         default: kind = .minimum
         }
-        mins = type == .q4_1 || type == .q5_1 ? .allocate(capacity: blocks) : nil
+        mins = kind == .minimum ? .allocate(capacity: groups * nb * Self.groupRows) : nil
+        mins?.initialize(repeating: 0, count: groups * nb * Self.groupRows)
         let src = data.baseAddress!
         let stride = type.bytesPerBlock
-        let u = UnsafeMutableRawPointer(values).assumingMemoryBound(to: UInt8.self)
-        for b in 0..<blocks {
-            let p = src + b * stride
-            let q = u + b * 32
-            scales[b] = Dequantize.half(p, 0)
-            switch type {
-            case .q8_0:
-                for j in 0..<32 { q[j] = p.load(fromByteOffset: 2 + j, as: UInt8.self) }
-            case .q4_0, .q4_1:
-                let base = type == .q4_0 ? 2 : 4
-                if type == .q4_1 { mins![b] = Dequantize.half(p, 2) }
-                for j in 0..<16 {
-                    let byte = p.load(fromByteOffset: base + j, as: UInt8.self)
-                    q[j] = byte & 0xF
-                    q[j + 16] = byte >> 4
+        var q = [UInt8](repeating: 0, count: 32)
+        for r in 0..<rows {
+            for b in 0..<nb {
+                let p = src + (r * nb + b) * stride
+                let (scale, minimum) = Self.unpack(type, block: p, into: &q)
+                let g = r / Self.groupRows, lane = r % Self.groupRows
+                let base = values + (g * nb + b) * Self.bytesPerGroupBlock
+                for pair in 0..<16 {
+                    base[pair * 32 + lane * 2] = q[2 * pair]
+                    base[pair * 32 + lane * 2 + 1] = q[2 * pair + 1]
                 }
-            case .q5_0, .q5_1:
-                let hOffset = type == .q5_0 ? 2 : 4
-                if type == .q5_1 { mins![b] = Dequantize.half(p, 2) }
-                let qh = p.loadUnaligned(fromByteOffset: hOffset, as: UInt32.self)
-                for j in 0..<16 {
-                    let byte = p.load(fromByteOffset: hOffset + 4 + j, as: UInt8.self)
-                    q[j] = (byte & 0xF) | UInt8(((qh >> UInt32(j)) << 4) & 0x10)
-                    q[j + 16] = (byte >> 4) | UInt8((qh >> UInt32(j + 12)) & 0x10)
-                }
-            default:
-                preconditionFailure()
+                let slot = (g * nb + b) * Self.groupRows + Self.scaleSlot(lane)
+                scales[slot] = scale
+                mins?[slot] = minimum
             }
         }
     }
@@ -77,70 +77,134 @@ final class QuantizedMatrix: @unchecked Sendable {
         mins?.deallocate()
     }
 
-    /// Bytes held (values and scales).
-    var byteCount: Int { rows * cols + rows * blocksPerRow * (mins == nil ? 4 : 8) }
+    /// Where row `lane` of a group keeps its scale: even rows first, then odd rows.
+    @inline(__always) static func scaleSlot(_ lane: Int) -> Int { lane % 2 == 0 ? lane / 2 : 8 + lane / 2 }
 
-    /// `y[t, r] = Σ_blocks …` for the rows `range` and every activation row; `y` has row stride `rows`.
-    func multiply(_ x: QuantizedActivations, rows range: Range<Int>, into y: UnsafeMutablePointer<Float>) {
+    /// The 32 quantized values of one GGUF block (as stored bytes: two's complement for Q8_0), its scale and minimum.
+    static func unpack(_ type: GGMLType, block p: UnsafeRawPointer, into q: inout [UInt8]) -> (Float, Float) {
+        let d = Dequantize.half(p, 0)
+        switch type {
+        case .q8_0:
+            for j in 0..<32 { q[j] = p.load(fromByteOffset: 2 + j, as: UInt8.self) }
+            return (d, 0)
+        case .q4_0, .q4_1:
+            let base = type == .q4_0 ? 2 : 4
+            for j in 0..<16 {
+                let byte = p.load(fromByteOffset: base + j, as: UInt8.self)
+                q[j] = byte & 0xF
+                q[j + 16] = byte >> 4
+            }
+            return (d, type == .q4_1 ? Dequantize.half(p, 2) : 0)
+        case .q5_0, .q5_1:
+            let hOffset = type == .q5_0 ? 2 : 4
+            let qh = p.loadUnaligned(fromByteOffset: hOffset, as: UInt32.self)
+            for j in 0..<16 {
+                let byte = p.load(fromByteOffset: hOffset + 4 + j, as: UInt8.self)
+                q[j] = (byte & 0xF) | UInt8(((qh >> UInt32(j)) << 4) & 0x10)
+                q[j + 16] = (byte >> 4) | UInt8((qh >> UInt32(j + 12)) & 0x10)
+            }
+            return (d, type == .q5_1 ? Dequantize.half(p, 2) : 0)
+        default:
+            preconditionFailure()
+        }
+    }
+
+    /// Bytes held (values and scales).
+    var byteCount: Int { groups * blocksPerRow * (Self.bytesPerGroupBlock + Self.groupRows * (mins == nil ? 4 : 8)) }
+
+    /// `y[t, r] = W[r, :] · x[t, :]` for the row groups `groupRange` and every activation row; `y` has row
+    /// stride `rows`.
+    func multiply(_ x: QuantizedActivations, groups groupRange: Range<Int>, into y: UnsafeMutablePointer<Float>) {
         let nb = blocksPerRow
-        for r in range {
-            let w = values + r * cols, d = scales + r * nb
+        for g in groupRange {
             for t in 0..<x.rows {
-                let xq = x.values + t * cols, xd = x.scales + t * nb
-                var acc: Float = 0
-                switch kind {
-                case .signed:
-                    for b in 0..<nb { acc += d[b] * xd[b] * Float(Self.dotSigned(w + b * 32, xq + b * 32)) }
-                case .offset(let offset):
-                    let xs = x.sums + t * nb
-                    for b in 0..<nb {
-                        let isum = Self.dotUnsigned(w + b * 32, xq + b * 32) &- offset &* xs[b]
-                        acc += d[b] * xd[b] * Float(isum)
+                let xw = x.wide + t * cols, xd = x.scales + t * nb
+                var even = SIMD8<Float>(), odd = SIMD8<Float>()
+                for b in 0..<nb {
+                    let base = UnsafeRawPointer(values + (g * nb + b) * Self.bytesPerGroupBlock)
+                    var (e, o) = kind == .signed ? Self.signedBlock(base, xw + b * 32) : Self.unsignedBlock(base, xw + b * 32)
+                    if case .offset(let offset) = kind {
+                        let correction = SIMD8<Int32>(repeating: offset &* x.sums[t * nb + b])
+                        e &-= correction
+                        o &-= correction
                     }
-                case .minimum:
-                    let m = mins! + r * nb, xs = x.scaledSums + t * nb
-                    var minTerm: Float = 0
-                    for b in 0..<nb {
-                        acc += d[b] * xd[b] * Float(Self.dotUnsigned(w + b * 32, xq + b * 32))
-                        minTerm += m[b] * xs[b]
+                    let slot = UnsafeRawPointer(scales + (g * nb + b) * Self.groupRows)
+                    let dx = xd[b]
+                    even = even.addingProduct(Self.toFloat(e), slot.load(as: SIMD8<Float>.self) * dx)
+                    odd = odd.addingProduct(Self.toFloat(o), slot.load(fromByteOffset: 32, as: SIMD8<Float>.self) * dx)
+                    if let mins {
+                        let m = UnsafeRawPointer(mins + (g * nb + b) * Self.groupRows)
+                        let s = x.scaledSums[t * nb + b]
+                        even = even.addingProduct(m.load(as: SIMD8<Float>.self), s)
+                        odd = odd.addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
                     }
-                    acc += minTerm
                 }
-                y[t * rows + r] = acc
+                let out = y + t * rows + g * Self.groupRows
+                for i in 0..<8 {
+                    if g * Self.groupRows + 2 * i < rows { out[2 * i] = even[i] }
+                    if g * Self.groupRows + 2 * i + 1 < rows { out[2 * i + 1] = odd[i] }
+                }
             }
         }
     }
 
-    @inline(__always) static func dotUnsigned(_ w: UnsafePointer<Int8>, _ x: UnsafePointer<Int8>) -> Int32 {
-        let wu = UnsafeRawPointer(w).assumingMemoryBound(to: UInt8.self)
-        var s: Int32 = 0
-        for j in 0..<32 { s &+= Int32(wu[j]) &* Int32(x[j]) }
-        return s
+    /// Exact int32 → float for |v| < 2²² (block sums are far smaller): add the bits of 1.5·2²³ and subtract it.
+    @inline(__always) static func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        unsafeBitCast(v &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912
     }
 
-    @inline(__always) static func dotSigned(_ w: UnsafePointer<Int8>, _ x: UnsafePointer<Int8>) -> Int32 {
-        var s: Int32 = 0
-        for j in 0..<32 { s &+= Int32(w[j]) &* Int32(x[j]) }
-        return s
+    /// Σ_j q[r][j]·x[j] over one block for 16 rows of unsigned weights (≤ 31): even rows, odd rows.
+    /// Products fit int16 (31·127); eight of them still do, so sums widen to int32 every four column pairs.
+    @inline(__always) static func unsignedBlock(_ base: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> (SIMD8<Int32>, SIMD8<Int32>) {
+        var e = SIMD8<Int32>(), o = SIMD8<Int32>()
+        for quarter in 0..<4 {
+            var acc = SIMD16<Int16>()
+            for k in 0..<4 {
+                let pair = quarter * 4 + k
+                let v = base.load(fromByteOffset: pair * 32, as: SIMD16<UInt16>.self)
+                let lo = unsafeBitCast(v & 0x00FF, to: SIMD16<Int16>.self)
+                let hi = unsafeBitCast(v &>> 8, to: SIMD16<Int16>.self)
+                acc = acc &+ lo &* SIMD16<Int16>(repeating: x[2 * pair]) &+ hi &* SIMD16<Int16>(repeating: x[2 * pair + 1])
+            }
+            let wide = unsafeBitCast(acc, to: SIMD8<Int32>.self)
+            e &+= (wide &<< 16) &>> 16
+            o &+= wide &>> 16
+        }
+        return (e, o)
+    }
+
+    /// The same for signed weights (Q8_0): two products fill int16, so sums widen after every column pair.
+    @inline(__always) static func signedBlock(_ base: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> (SIMD8<Int32>, SIMD8<Int32>) {
+        var e = SIMD8<Int32>(), o = SIMD8<Int32>()
+        for pair in 0..<16 {
+            let v = base.load(fromByteOffset: pair * 32, as: SIMD16<Int16>.self)
+            let lo = (v &<< 8) &>> 8
+            let hi = v &>> 8
+            let acc = lo &* SIMD16<Int16>(repeating: x[2 * pair]) &+ hi &* SIMD16<Int16>(repeating: x[2 * pair + 1])
+            let wide = unsafeBitCast(acc, to: SIMD8<Int32>.self)
+            e &+= (wide &<< 16) &>> 16
+            o &+= wide &>> 16
+        }
+        return (e, o)
     }
 
     /// Rows `range` as float32 (`d·q + m`, or `d·(q − offset)`), into `out` with row stride `cols`.
     func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let nb = blocksPerRow
         for r in range {
+            let g = r / Self.groupRows, lane = r % Self.groupRows
             for b in 0..<nb {
-                let block = r * nb + b
-                let d = scales[block], o = out + r * cols + b * 32, w = values + block * 32
+                let base = values + (g * nb + b) * Self.bytesPerGroupBlock + lane * 2
+                let slot = (g * nb + b) * Self.groupRows + Self.scaleSlot(lane)
+                let d = scales[slot], o = out + r * cols + b * 32
                 switch kind {
                 case .signed:
-                    for j in 0..<32 { o[j] = d * Float(w[j]) }
+                    for j in 0..<32 { o[j] = d * Float(Int8(bitPattern: base[(j / 2) * 32 + j % 2])) }
                 case .offset(let offset):
-                    let wu = UnsafeRawPointer(w).assumingMemoryBound(to: UInt8.self)
-                    for j in 0..<32 { o[j] = d * Float(Int32(wu[j]) - offset) }
+                    for j in 0..<32 { o[j] = d * Float(Int32(base[(j / 2) * 32 + j % 2]) - offset) }
                 case .minimum:
-                    let m = mins![block]
-                    let wu = UnsafeRawPointer(w).assumingMemoryBound(to: UInt8.self)
-                    for j in 0..<32 { o[j] = d * Float(wu[j]) + m }
+                    let m = mins![slot]
+                    for j in 0..<32 { o[j] = d * Float(base[(j / 2) * 32 + j % 2]) + m }
                 }
             }
         }

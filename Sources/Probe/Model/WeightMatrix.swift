@@ -61,8 +61,8 @@ public final class WeightMatrix: @unchecked Sendable {
         let pool = WorkerPool.shared
         if count <= Self.integerBatchLimit && numerics == .llamaCpp {
             scratch.activations.quantize(x, rows: count, cols: cols)
-            pool.forEachRange(rows, minimumPerThread: 16) { range in
-                q.multiply(scratch.activations, rows: range, into: y)
+            pool.forEachRange(q.groups) { range in
+                q.multiply(scratch.activations, groups: range, into: y)
             }
             return
         }

@@ -13,20 +13,24 @@ final class QuantizedActivations {
     private(set) var scaledSums = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     /// Per block: Σq as an integer.
     private(set) var sums = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// The quantized values widened to int16 (what the integer kernels multiply).
+    private(set) var wide = UnsafeMutablePointer<Int16>.allocate(capacity: 1)
 
     deinit {
         values.deallocate()
         scales.deallocate()
         scaledSums.deallocate()
         sums.deallocate()
+        wide.deallocate()
     }
 
     /// Quantizes `rows` rows of `cols` floats (cols a multiple of 32).
     func quantize(_ x: UnsafePointer<Float>, rows: Int, cols: Int) {
         let n = rows * cols
         if n > capacity {
-            values.deallocate(); scales.deallocate(); scaledSums.deallocate(); sums.deallocate()
+            values.deallocate(); scales.deallocate(); scaledSums.deallocate(); sums.deallocate(); wide.deallocate()
             values = .allocate(capacity: n)
+            wide = .allocate(capacity: n)
             scales = .allocate(capacity: n / 32)
             scaledSums = .allocate(capacity: n / 32)
             sums = .allocate(capacity: n / 32)
@@ -44,6 +48,7 @@ final class QuantizedActivations {
             for j in 0..<32 {
                 let q = Int32((xb[j] * id).rounded(.toNearestOrEven))
                 qb[j] = Int8(truncatingIfNeeded: q)
+                wide[b * 32 + j] = Int16(truncatingIfNeeded: q)
                 sum &+= q
             }
             scales[b] = Float(Float16(d))

@@ -1,0 +1,16 @@
+import ArgumentParser
+import Probe
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Attributes, datasets, shapes and dimension names of an HDF5 file (e.g. a capture).")
+
+    @Argument(help: "The HDF5 file.")
+    var file: String
+
+    func run() throws {
+        let summary = try HDF5Inspection(path: file)
+        print(file)
+        print(summary.text)
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Where do the true decoding queries look? Heat maps of a capture's attention over the prompt, per layer.
+
+Reads a capture written by `dapq-probe capture` (h5py only, none of our code) and draws one panel per layer:
+  - with decode/attention (capture --attention): rows = decoding steps, columns = prompt positions, colour =
+    the step's softmax weight on that prompt key, averaged over the query heads;
+  - otherwise from decode/importance: rows = KV heads, columns = prompt positions, colour = T, the mean
+    over steps and the heads of the group (DESIGN.md, "Conventions").
+Colour is log10 of the weight, floored at --floor (attention is heavy-tailed: a few sink tokens hold most
+of it); --linear draws the raw weights instead. The figure is saved as one PNG.
+
+usage: plot_capture.py CAPTURE.h5 [--out DIR] [--source auto|attention|importance] [--linear] [--floor 1e-5]
+"""
+import argparse
+import os
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def load(path, source):
+    """The per-layer matrices to draw, the row label, and a title."""
+    with h5py.File(path, "r") as f:
+        if int(f.attrs.get("complete", 0)) != 1:
+            raise SystemExit(f"{path}: not a complete capture (attribute complete != 1)")
+        n, steps = int(f.attrs["n_prompt"]), int(f.attrs["n_decode"])
+        if source == "auto":
+            source = "attention" if "decode/attention" in f else "importance"
+        if source == "attention":
+            if "decode/attention" not in f:
+                raise SystemExit(f"{path}: no decode/attention (capture with --attention)")
+            maps = f["decode/attention"][...].mean(axis=1)       # [layer, step, position]
+            rows = "decoding step"
+        else:
+            maps = f["decode/importance"][...]                   # [layer, kv_head, position]
+            rows = "KV head"
+        title = (f"{os.path.basename(path)}: {source} of {steps} true decoding queries over {n} prompt positions"
+                 f" ({f.attrs['architecture']}, {int(f.attrs['n_layers'])} layers)")
+    return maps, rows, title, source
+
+
+def plot(maps, rows, title, linear, floor):
+    layers = maps.shape[0]
+    columns = min(6, layers)
+    lines = (layers + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 2.2 * lines + 0.8), squeeze=False,
+                             layout="constrained")
+    values = maps if linear else np.log10(np.maximum(maps, floor))
+    vmin, vmax = (0.0, float(maps.max())) if linear else (np.log10(floor), 0.0)
+    image = None
+    for layer in range(lines * columns):
+        ax = axes[layer // columns][layer % columns]
+        if layer >= layers:
+            ax.axis("off")
+            continue
+        image = ax.imshow(values[layer], aspect="auto", interpolation="nearest", cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_title(f"layer {layer}", fontsize=8)
+        ax.tick_params(labelsize=6)
+        if layer % columns == 0:
+            ax.set_ylabel(rows, fontsize=7)
+        if layer // columns == lines - 1:
+            ax.set_xlabel("prompt position", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="weight" if linear else f"log10 weight (floor {floor:g})")
+    return fig
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("capture")
+    parser.add_argument("--out", default="out/plots", help="folder for the PNG (created)")
+    parser.add_argument("--source", choices=["auto", "attention", "importance"], default="auto",
+                        help="decode/attention when stored (auto), or decode/importance")
+    parser.add_argument("--linear", action="store_true", help="colour by the raw weight, not its log")
+    parser.add_argument("--floor", type=float, default=1e-5, help="smallest weight shown on the log scale")
+    args = parser.parse_args()
+    maps, rows, title, source = load(args.capture, args.source)
+    fig = plot(maps, rows, title, args.linear, args.floor)
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(args.capture))[0]
+    target = os.path.join(args.out, f"{stem}_{source}.png")
+    fig.savefig(target, dpi=110)
+    print(target)
+
+
+if __name__ == "__main__":
+    main()
