@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
-# SIMD: compile for the machine's vector extensions when the CPU has AVX2 and FMA (x86-64-v3), else the
-# portable baseline. Detected on the machine that builds.
+# SIMD: compile for the machine's vector extensions when the CPU has AVX2 and FMA (LLVM's "haswell" level,
+# which AVX-512 machines also run), else the portable x86-64 baseline. Detected on the machine that builds.
 CPU_FLAGS := $(shell grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")
 SWIFT_RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/dapq-probe
@@ -23,9 +23,10 @@ demo: build
 	$(BIN) info | head -n 4
 	$(BIN) generate --chat --prompt "What is the capital of France? Answer in one sentence." --max-tokens 32 --threads $(THREADS)
 
-## The test suite (release build: the real-model tests run the forward pass).
+## The test suite (release build: the real-model tests run the forward pass). The command line is built with
+## the test flags too, so one compilation serves both.
 test: setup venv-test
-	swift build $(SWIFT_RELEASE) --product dapq-probe
+	swift build $(SWIFT_RELEASE) -Xswiftc -enable-testing
 	swift test $(SWIFT_RELEASE) -Xswiftc -enable-testing
 
 ## Regenerate the llama.cpp parity fixtures (throwaway venv under .cache/).

@@ -12,12 +12,14 @@ into <out>/<name>/:
   generate.json   greedy (pure argmax) continuations, up to 32 tokens, stopping at
                   end-of-generation tokens; per step the top-1/top-2 logit margin; per prompt
                   "stable": whether all four llama.cpp configurations (see CONFIGS) give the
-                  identical token sequence, and the variants' sequences where they differ
+                  identical token sequence, the variants' sequences where they differ, and
+                  always the f32_weights continuation in full ("f32_weights")
   logits.json     prompts + token ids of the final-position logit dumps, reference top-10 ids,
                   and how far the variant configurations move the logits (max |d|, rms,
                   whether top-1 / the top-10 set survive)
   logits/<i>.f32  raw little-endian float32 final-position logits (n_vocab floats), reference
-                  configuration only
+                  configuration
+  logits_f32/<i>.f32  the same for the f32_weights configuration (logits.json: file_f32_weights)
   meta.json       versions, settings, the four configurations, variant summary, model
                   SHA-256 (and that of the F32 copy), EOG ids, date
 
@@ -417,6 +419,7 @@ def main() -> int:
 
     out_dir = os.path.join(args.out, args.name)
     os.makedirs(os.path.join(out_dir, "logits"), exist_ok=True)
+    os.makedirs(os.path.join(out_dir, "logits_f32"), exist_ok=True)
 
     reader = gguf.GGUFReader(args.model)
     fields = reader.fields
@@ -587,6 +590,13 @@ def main() -> int:
             "min_top1_top2_margin": min(g["top1_top2_margins"]) if g["top1_top2_margins"] else None,
             "top1_top2_margins": [round(m, 5) for m in g["top1_top2_margins"]],
         }
+        f = results["f32_weights"]["gens"][pi]
+        # always stored in full: exact float32 arithmetic, what a float32 runtime can reproduce
+        entry["f32_weights"] = {
+            "generated_ids": f["generated_ids"],
+            "stopped_at_eog": f["stopped_at_eog"],
+            "generated_text": f["generated_text"],
+        }
         if not stable:
             entry["variants"] = {}
             for v in variant_names:
@@ -620,7 +630,9 @@ def main() -> int:
                             "generated_ids/text/margins are the reference configuration's; "
                             "variants holds the sequences of the configurations that differ; "
                             "common_prefix_len counts the leading tokens all four configurations agree "
-                            "on. Only stable prompts are a property of the model rather than of "
+                            "on; f32_weights always holds the f32_weights configuration's own "
+                            "continuation (generated_ids, stopped_at_eog, generated_text), also "
+                            "where it equals the reference. Only stable prompts are a property of the model rather than of "
                             "llama.cpp's rounding (f32_weights being exact float32 arithmetic).",
         "n_stable": n_stable,
         "eog_ids": eog_ids,
@@ -638,6 +650,8 @@ def main() -> int:
         lg = results[ref_name]["logits"][i]
         fn = f"logits/{i}.f32"
         lg.astype("<f4").tofile(os.path.join(out_dir, fn))
+        fn32 = f"logits_f32/{i}.f32"
+        results["f32_weights"]["logits"][i].astype("<f4").tofile(os.path.join(out_dir, fn32))
         top = top_ids(lg, 10)
         max_d, rms_d = {}, {}
         top1_ok, top10_ok = True, True
@@ -653,7 +667,7 @@ def main() -> int:
             top10_ok &= set(vt) == set(top)
         lentries.append({
             "index": i, "label": p["label"], "prompt": p["text"], "token_ids": ids,
-            "n_tokens": len(ids), "file": fn, "n_vocab": n_vocab,
+            "n_tokens": len(ids), "file": fn, "file_f32_weights": fn32, "n_vocab": n_vocab,
             "top5_ids": top[:5], "top5_logits": [float(lg[t]) for t in top[:5]],
             "top10_ids": top, "top10_logits": [float(lg[t]) for t in top],
             "mean": float(lg.astype(np.float64).mean()), "std": float(lg.astype(np.float64).std()),
@@ -668,7 +682,8 @@ def main() -> int:
     write_json(os.path.join(out_dir, "logits.json"), {
         "generator": "scripts/make_llama_fixtures.py",
         "format": "raw little-endian float32, n_vocab values: logits of the final prompt position "
-                  "(whole prompt in one llama_decode batch, fresh KV cache), reference configuration",
+                  "(whole prompt in one llama_decode batch, fresh KV cache); file: reference "
+                  "configuration, file_f32_weights: f32_weights configuration",
         "n_batch": N_BATCH, "n_ubatch": N_UBATCH,
         "reference_config": ref_name,
         "configs": [{k: c[k] for k in CONFIG_KEYS} for c in CONFIGS],

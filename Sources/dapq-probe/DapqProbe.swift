@@ -8,6 +8,6 @@ struct DapqProbe: ParsableCommand {
         commandName: "dapq-probe",
         abstract: "Does the position of a pseudo query matter more than its content? Measurements on real GGUF models.",
         version: ToolVersion.string,
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, InfoCommand.self, BenchForwardCommand.self,
-                      CaptureCommand.self, InspectCommand.self])
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, InfoCommand.self, BenchForwardCommand.self, BenchKernelsCommand.self,
+                      CaptureCommand.self, InspectCommand.self, AblateCommand.self])
 }

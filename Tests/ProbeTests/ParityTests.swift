@@ -4,11 +4,21 @@ import XCTest
 
 /// The runtime against llama.cpp on SmolLM2-135M-Instruct Q4_1 (fixtures from scripts/make_llama_fixtures.py).
 ///
-/// Tolerance for final-position logits: llama.cpp multiplies Q4_1/Q8_0 weights with activations quantized to
-/// 8 bits and keeps K/V in F16; we use float32 activations and cache. So logits are compared by the ranking
-/// they induce (top-1 identical, top-10 sets identical) and by max |Δ| ≤ `logitTolerance`.
+/// This model's logits are chaotic under rounding: llama.cpp disagrees with itself when only its rounding
+/// changes (float32 instead of float16 KV cache, flash attention, float32 weights instead of 8-bit
+/// activations), by up to ~1.8 in max |Δlogit|. The fixtures record, per prompt, what is stable across those
+/// four equivalent llama.cpp configurations, and the tests hold us to that:
+/// - greedy continuations: identical on every prompt that is stable across the configurations and never
+///   passes a near-tie (llama.cpp's top-1/top-2 margin ≥ `minimumMargin` at every step): ≥ 6, plain and chat;
+/// - final logits: the same top-1 where llama.cpp's top-1 is stable, the same top-10 set where its top-10 set is
+///   stable, and max |Δ| within `spreadFactor` × the largest difference llama.cpp shows against itself.
+/// `testFloat32NumericsMatchLlamaCppOnFloat32Weights` is the tight check: with float32 arithmetic on both
+/// sides, there is no rounding to disagree about.
 final class ParityTests: XCTestCase {
-    static let logitTolerance: Float = 0.75
+    static let spreadFactor = 1.5
+    /// Below this top-1/top-2 margin, a greedy step is decided by rounding (our logits differ from llama.cpp's
+    /// by an rms of 0.1–0.2, as llama.cpp's own configurations differ from each other).
+    static let minimumMargin = 0.25
     static let fixtureDir = TestPaths.fixtures.appendingPathComponent("smollm2-135m")
 
     nonisolated(unsafe) static var sharedModel: LanguageModel?
@@ -31,22 +41,31 @@ final class ParityTests: XCTestCase {
         let doc = try json("generate.json")
         let eog = Set((doc["eog_ids"] as? [Int]) ?? [])
         let prompts = try XCTUnwrap(doc["prompts"] as? [[String: Any]])
-        XCTAssertGreaterThanOrEqual(prompts.count, 6)
         XCTAssertEqual(model.tokenizer.endOfGenerationIDs, eog)
-        var kinds = Set<String>()
+        var stableKinds: [String: Int] = [:]
         for p in prompts {
+            let text = try XCTUnwrap(p["prompt"] as? String)
             let ids = try XCTUnwrap(p["prompt_ids"] as? [Int])
+            XCTAssertEqual(model.tokenizer.encode(text), ids, "prompt tokenization: \(text)")
             let expected = try XCTUnwrap(p["generated_ids"] as? [Int])
             let maxNew = try XCTUnwrap(p["max_new_tokens"] as? Int)
-            let stopped = try XCTUnwrap(p["stopped_at_eog"] as? Bool)
+            let stable = try XCTUnwrap(p["stable"] as? Bool)
+            let agreed = try XCTUnwrap(p["common_prefix_len"] as? Int)
             let g = try GreedyDecoder(model: model).generate(prompt: ids, maxTokens: maxNew)
-            XCTAssertEqual(g.ids, expected.filter { !eog.contains($0) }, "prompt: \(p["prompt"] ?? "")")
-            XCTAssertEqual(g.stoppedAtEndOfGeneration, stopped)
-            XCTAssertEqual(model.tokenizer.decode(g.ids), p["generated_text"] as? String)
-            XCTAssertEqual(model.tokenizer.encode(try XCTUnwrap(p["prompt"] as? String)), ids, "prompt tokenization")
-            kinds.insert(try XCTUnwrap(p["kind"] as? String))
+            // llama.cpp lists the end-of-generation token it stopped at; we report it as a flag.
+            let ours = g.ids + (g.stoppedAtEndOfGeneration ? [expected.last ?? -1] : [])
+            let same = zip(ours, expected).prefix { $0 == $1 }.count
+            print("greedy: \(stable ? "stable  " : "unstable") agreed \(agreed), ours matches \(same): \(text.debugDescription.suffix(50))")
+            let margin = try XCTUnwrap(p["min_top1_top2_margin"] as? Double)
+            if stable && margin >= Self.minimumMargin {
+                XCTAssertEqual(ours, expected, "stable prompt: \(text)")
+                XCTAssertEqual(model.tokenizer.decode(g.ids), p["generated_text"] as? String)
+                stableKinds[try XCTUnwrap(p["kind"] as? String), default: 0] += 1
+            }
         }
-        XCTAssertEqual(kinds, ["plain", "chat"])
+        XCTAssertGreaterThanOrEqual(stableKinds.values.reduce(0, +), 6)
+        XCTAssertGreaterThanOrEqual(stableKinds["plain"] ?? 0, 3)
+        XCTAssertGreaterThanOrEqual(stableKinds["chat"] ?? 0, 3)
     }
 
     func testFinalLogitsMatchLlamaCpp() throws {
@@ -60,15 +79,17 @@ final class ParityTests: XCTestCase {
             let theirs: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
             XCTAssertEqual(ours.count, theirs.count)
-            let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
-            let top10Ours = Set(topK(ours, 10)), top10Theirs = Set(topK(theirs, 10))
-            let diffs = zip(ours, theirs).map { Double($0 - $1) }
-            let mean = diffs.reduce(0, +) / Double(diffs.count)
-            let rms = (diffs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(diffs.count)).squareRoot()
-            print("parity: \(ids.count) tokens: max |Δlogit| = \(worst), mean Δ \(mean), rms Δ \(rms), top-1 \(topK(ours, 1)) vs \(topK(theirs, 1))")
-            XCTAssertEqual(topK(ours, 1), topK(theirs, 1), "top-1, \(ids.count) tokens")
-            XCTAssertEqual(top10Ours, top10Theirs, "top-10 set, \(ids.count) tokens")
-            XCTAssertLessThanOrEqual(worst, Self.logitTolerance, "max |Δlogit|, \(ids.count) tokens")
+            let worst = Double(zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity)
+            let spread = try XCTUnwrap(e["variant_max_abs_diff"] as? [String: Double]).values.max() ?? 0
+            let tolerance = Self.spreadFactor * spread
+            print("parity: \(ids.count) tokens: max |Δlogit| = \(worst), llama.cpp's own spread \(spread), tolerance \(tolerance)")
+            if try XCTUnwrap(e["top1_stable"] as? Bool) {
+                XCTAssertEqual(topK(ours, 1), topK(theirs, 1), "top-1, \(ids.count) tokens")
+            }
+            if try XCTUnwrap(e["top10_stable"] as? Bool) {
+                XCTAssertEqual(Set(topK(ours, 10)), Set(topK(theirs, 10)), "top-10 set, \(ids.count) tokens")
+            }
+            XCTAssertLessThanOrEqual(worst, tolerance, "max |Δlogit|, \(ids.count) tokens")
         }
     }
 
@@ -90,6 +111,35 @@ final class ParityTests: XCTestCase {
             print("reference: \(ids.count) tokens: float32 vs float64 max |Δlogit| = \(worst)")
             XCTAssertLessThanOrEqual(worst, 0.01, "\(ids.count) tokens")
             XCTAssertEqual(topK(ours, 10), topK(exact, 10))
+        }
+    }
+
+    /// Float32 arithmetic on both sides: llama.cpp on the model dequantized to float32 weights with a float32
+    /// KV cache, and our `Numerics.float32`. Only summation order differs, so the logits agree to 1e-2 and
+    /// every greedy continuation is identical, near-ties included.
+    func testFloat32NumericsMatchLlamaCppOnFloat32Weights() throws {
+        let model = try model()
+        model.numerics = .float32
+        defer { model.numerics = .llamaCpp }
+        for e in try XCTUnwrap(try json("logits.json")["prompts"] as? [[String: Any]]) {
+            let ids = try XCTUnwrap(e["token_ids"] as? [Int])
+            let raw = try Data(contentsOf: Self.fixtureDir.appendingPathComponent(try XCTUnwrap(e["file_f32_weights"] as? String)))
+            let theirs: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
+            let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+            print("float32 parity: \(ids.count) tokens: max |Δlogit| = \(worst)")
+            XCTAssertLessThanOrEqual(worst, 0.01, "\(ids.count) tokens")
+            XCTAssertEqual(topK(ours, 10), topK(theirs, 10))
+        }
+        let doc = try json("generate.json")
+        let eog = Set((doc["eog_ids"] as? [Int]) ?? [])
+        for p in try XCTUnwrap(doc["prompts"] as? [[String: Any]]) {
+            let ids = try XCTUnwrap(p["prompt_ids"] as? [Int])
+            let reference = try XCTUnwrap(p["f32_weights"] as? [String: Any])
+            let expected = try XCTUnwrap(reference["generated_ids"] as? [Int])
+            let g = try GreedyDecoder(model: model).generate(prompt: ids, maxTokens: try XCTUnwrap(p["max_new_tokens"] as? Int))
+            XCTAssertEqual(g.ids, expected.filter { !eog.contains($0) }, "prompt: \(p["prompt"] ?? "")")
+            XCTAssertEqual(g.stoppedAtEndOfGeneration, reference["stopped_at_eog"] as? Bool)
         }
     }
 

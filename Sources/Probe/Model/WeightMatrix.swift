@@ -14,6 +14,8 @@ public final class WeightMatrix: @unchecked Sendable {
     public let sourceType: GGMLType
     let dense: FloatBuffer?
     let quantized: QuantizedMatrix?
+    /// A float32 copy of a quantized weight, made on first use by `Numerics.float32` decoding.
+    private var expanded: FloatBuffer?
 
     /// Batches up to this size use the integer kernels.
     static let integerBatchLimit = 8
@@ -48,7 +50,12 @@ public final class WeightMatrix: @unchecked Sendable {
     /// `y[t, :] = W · x[t, :]` for `t` in `0..<count`; `x` has row stride `cols`, `y` has row stride `rows`.
     func apply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: MatmulScratch,
                numerics: Numerics = .llamaCpp) {
-        if let dense {
+        if numerics == .float32, count <= Self.integerBatchLimit, let q = quantized, expanded == nil {
+            let buffer = FloatBuffer(count: rows * cols)
+            q.dequantize(rows: 0..<rows, into: buffer.pointer)
+            expanded = buffer
+        }
+        if let dense = dense ?? (numerics == .float32 && count <= Self.integerBatchLimit ? expanded : nil) {
             if count == 1 {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, dense.pointer, Int32(cols), x, 1, 0, y, 1)
             } else {

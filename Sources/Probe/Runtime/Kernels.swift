@@ -17,22 +17,40 @@ enum Kernels {
 
     /// `gate[i] = silu(gate[i]) * up[i]` for `count` values.
     static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count {
+        var i = 0
+        while i + 8 <= count {
+            let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
+            let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
+            let y = g / (1 + VectorMath.exp(-g)) * u
+            UnsafeMutableRawPointer(gate + i).storeBytes(of: y, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
             let g = gate[i]
             gate[i] = g / (1 + expf(-g)) * up[i]
+            i += 1
         }
     }
 
-    /// In-place softmax over the first `valid` entries of a row (sum in double precision, as ggml does);
-    /// entries from `valid` to `n` are set to zero.
+    /// In-place softmax over the first `valid` entries of a row (the sum accumulated in double precision, as
+    /// ggml does); entries from `valid` to `n` are set to zero.
     static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
         var m = -Float.infinity
         for i in 0..<valid where row[i] > m { m = row[i] }
         var sum: Double = 0
-        for i in 0..<valid {
+        var i = 0
+        let mv = SIMD8<Float>(repeating: m)
+        while i + 8 <= valid {
+            let e = VectorMath.exp(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
+            UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: SIMD8<Float>.self)
+            sum += Double(e.sum())
+            i += 8
+        }
+        while i < valid {
             let e = expf(row[i] - m)
             row[i] = e
             sum += Double(e)
+            i += 1
         }
         let inv = Float(1 / sum)
         for i in 0..<valid { row[i] *= inv }

@@ -121,31 +121,45 @@ public final class LanguageModel: @unchecked Sendable {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
         let scale = 1 / Float(dh).squareRoot()
         let wantsAttention = observer?.wantsAttention ?? false
-        for head in 0..<c.nHeads {
-            let g = head / c.groupSize
-            let L = cache.length(layer: l, head: g)
-            let prior = L - T
-            let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-            // Rows in chunks so the score matrix stays small for long prompts.
-            let chunk = max(1, min(T, 256, (1 << 21) / max(L, 1)))
-            let scores = workspace.buffer("scores", count: chunk * L)
-            var r0 = 0
-            while r0 < T {
-                let n = min(chunk, T - r0)
-                // Causality: the rows of this chunk see only the first `visible` entries.
-                let visible = prior + r0 + n
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
-                            q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
-                for i in 0..<n {
-                    Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
+        let longest = cache.maxLength
+        let chunk = max(1, min(T, 256, (1 << 21) / max(longest, 1)))
+        let threads = wantsAttention ? 1 : WorkerPool.shared.threadCount
+        let scoreSpace = workspace.buffer("scores", count: threads * chunk * longest)
+        // Heads in parallel, each with single-threaded BLAS; an observer of attention sees heads in order.
+        let heads = { (part: Int, range: Range<Int>) in
+            let scores = scoreSpace + part * chunk * longest
+            for head in range {
+                let g = head / c.groupSize
+                let L = cache.length(layer: l, head: g)
+                let prior = L - T
+                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                var r0 = 0
+                while r0 < T {
+                    let n = min(chunk, T - r0)
+                    // Causality: the rows of this chunk see only the first `visible` entries.
+                    let visible = prior + r0 + n
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
+                                q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
+                    for i in 0..<n {
+                        Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
+                    }
+                    if wantsAttention {
+                        observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
+                    }
+                    if self.numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
+                                scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
+                    r0 += n
                 }
-                if wantsAttention {
-                    observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
+            }
+        }
+        if threads == 1 {
+            heads(0, 0..<c.nHeads)
+        } else {
+            ComputeThreads.withSingleThreadedBLAS {
+                WorkerPool.shared.run { part in
+                    heads(part, (c.nHeads * part / threads)..<(c.nHeads * (part + 1) / threads))
                 }
-                if numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
-                            scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
-                r0 += n
             }
         }
     }

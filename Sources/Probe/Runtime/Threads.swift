@@ -9,4 +9,12 @@ public enum ComputeThreads {
     }
 
     public static var current: Int { WorkerPool.shared.threadCount }
+
+    /// Runs `body` with BLAS limited to one thread (for BLAS calls made from several worker threads at once).
+    static func withSingleThreadedBLAS(_ body: () -> Void) {
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        body()
+        openblas_set_num_threads(saved)
+    }
 }

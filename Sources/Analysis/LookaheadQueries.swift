@@ -1,0 +1,63 @@
+import Probe
+
+/// LAQ (lookahead queries): compress the prompt cache the SnapKV way, greedily decode a few tokens on the
+/// smaller cache, and use their queries (plus the last few real prompt queries) as the query set that scores
+/// the *full* prompt (DESIGN.md, "Compression policies", `laq`).
+public struct LookaheadQueries {
+    /// Entries kept per (layer, KV head) by the SnapKV compression, the observation window included.
+    public var budget: Int
+    /// SnapKV's observation window: the last `window` prompt queries score the older keys and stay kept.
+    public var window: Int
+    /// Max-pooling kernel over SnapKV's scores.
+    public var kernel: Int
+    /// Greedy tokens decoded on the compressed cache.
+    public var steps: Int
+
+    public init(budget: Int, window: Int, kernel: Int = 7, steps: Int = 8) {
+        self.budget = budget
+        self.window = window
+        self.kernel = kernel
+        self.steps = steps
+    }
+
+    /// What the lookahead produced.
+    public struct Result: Sendable {
+        /// The decoded tokens, fed at positions `n, n+1, …` on the compressed cache.
+        public var tokens: [Int]
+        /// Their queries and keys (each sees the whole prompt and the lookahead rows up to itself when scored).
+        public var queries: QuerySet
+        /// The kept prompt indices per layer and KV head.
+        public var kept: [[[Int]]]
+    }
+
+    /// The SnapKV choice per (layer, KV head) from the importance of the last `window` prompt queries.
+    public func keep(windowImportance: Importance) -> [[[Int]]] {
+        let n = windowImportance.promptLength, G = windowImportance.nKVHeads
+        return (0..<windowImportance.nLayers).map { l in
+            (0..<G).map { g in
+                let row = Array(windowImportance.sums[((l * G + g) * n)..<((l * G + g + 1) * n)])
+                return Eviction.snapKV(windowImportance: row, budget: budget, window: window, kernel: kernel)
+            }
+        }
+    }
+
+    /// Runs the lookahead: `cache` holds exactly the `n` prompt entries (it is not changed), `firstToken` is
+    /// the full-cache prefill's greedy choice, `windowImportance` the importance of the last `window` prompt
+    /// queries. Decoding does not stop at an end-of-generation token (the lookahead is a fixed length).
+    public func run(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int,
+                    windowImportance: Importance) -> Result {
+        let kept = keep(windowImportance: windowImportance)
+        let compressed = cache.keeping(kept, extraCapacity: steps + 1)
+        let recorder = QueryRecorder(config: model.config)
+        var tokens: [Int] = []
+        var next = firstToken
+        for s in 0..<steps {
+            tokens.append(next)
+            let last = s + 1 == steps
+            let logits = recorder.observe(model, tokens: [next], positions: [n + s], cache: compressed,
+                                          logits: last ? .none : .last)
+            if !last { next = GreedyDecoder.argmax(logits) }
+        }
+        return Result(tokens: tokens, queries: recorder.querySet(.afterPrompt(promptLength: n)), kept: kept)
+    }
+}

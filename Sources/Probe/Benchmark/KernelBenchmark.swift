@@ -1,0 +1,75 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Micro-benchmarks of the forward pass's hot kernels and of the machine's limits: float32 GEMM through
+/// OpenBLAS on the model's shapes, a STREAM-like copy, the integer matrix-vector kernels per weight type,
+/// and decoding attention per context length. Each figure is the best of `repeats` timed runs.
+public struct KernelBenchmark {
+    public struct Line: Sendable {
+        public var kernel: String
+        public var shape: String
+        public var seconds: Double
+        public var gflops: Double?
+        public var gbps: Double?
+    }
+
+    public let repeats: Int
+
+    public init(repeats: Int = 5) { self.repeats = repeats }
+
+    func best(_ body: () -> Void) -> Double {
+        body()
+        var bestTime = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            bestTime = min(bestTime, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return bestTime
+    }
+
+    /// Every benchmark, in order.
+    public func run() -> [Line] {
+        var lines: [Line] = []
+        // Float32 GEMM, C[m×n] = A[m×k]·B[n×k]ᵀ, on prefill shapes of a 576-wide model and a square one.
+        for (m, n, k) in [(512, 576, 576), (512, 1536, 576), (512, 576, 1536), (2048, 2048, 2048)] {
+            let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: m * n)
+            for i in 0..<(m * k) { a.pointer[i] = Float(i % 7) * 0.1 }
+            for i in 0..<(n * k) { b.pointer[i] = Float(i % 5) * 0.1 }
+            let t = best {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
+                            a.pointer, Int32(k), b.pointer, Int32(k), 0, c.pointer, Int32(n))
+            }
+            lines.append(Line(kernel: "sgemm (OpenBLAS)", shape: "\(m)x\(n)x\(k)", seconds: t, gflops: 2 * Double(m * n * k) / t / 1e9))
+        }
+        // Copy bandwidth: bytes read plus bytes written, split over the worker threads.
+        let count = 64 << 20
+        let source = FloatBuffer(count: count), target = FloatBuffer(count: count)
+        let copyTime = best {
+            WorkerPool.shared.forEachRange(count) { range in
+                (target.pointer + range.lowerBound).update(from: source.pointer + range.lowerBound, count: range.count)
+            }
+        }
+        lines.append(Line(kernel: "copy", shape: "256 MiB", seconds: copyTime, gbps: 2 * Double(count * 4) / copyTime / 1e9))
+        // Integer matrix-vector products as decoding runs them (weights read once per token).
+        for type in [GGMLType.q4_1, .q4_0, .q8_0] {
+            for (rows, cols) in [(1536, 576), (49152, 576)] {
+                let blocks = rows * cols / 32
+                var raw = [UInt8](repeating: 0, count: blocks * type.bytesPerBlock)
+                for i in raw.indices { raw[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+                for b in 0..<blocks {  // finite float16 scales and minima
+                    raw[b * type.bytesPerBlock] = 0x00; raw[b * type.bytesPerBlock + 1] = 0x20
+                    if type == .q4_1 { raw[b * type.bytesPerBlock + 2] = 0x00; raw[b * type.bytesPerBlock + 3] = 0xA0 }
+                }
+                let w = raw.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: type, data: $0) }
+                let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
+                let scratch = MatmulScratch()
+                let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
+                lines.append(Line(kernel: "matvec \(type.name) (int8 kernel)", shape: "\(rows)x\(cols)", seconds: t,
+                                  gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
+            }
+        }
+        return lines
+    }
+}

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Checks an ablation file written by `dapq-probe ablate` without any of our code: reads it with h5py and
+xarray (engine h5netcdf), and recomputes with NumPy, from the stored tensors only (the ablation file's query
+rows and keys, the capture files' prompt keys, true decoding queries and importance):
+  - every variant's importance P (float64 softmax over the keys each row sees, restricted to the prompt);
+  - every metric: top_k_recall, mass_recall [layer, kv_head, k], overlap [layer, kv_head], query_cosine
+    [layer, head], against the capture's T = decode/importance;
+  - the summary table (per prompt and across prompts, with the 95% t-intervals) and, for several captures,
+    the aggregated root arrays.
+Every stored number must match to 1e-5. Run by Tests/ProbeTests/AblationTests.swift in .cache/venv-test.
+
+usage: check_ablation.py ABLATION.h5 [--capture CAPTURE.h5 ...]
+  --capture  capture files in the order of the ablation's prompts (default: the paths the file records)
+Exit status 0 and a final line "ablation OK" when every check passes; otherwise a message and status 1.
+"""
+import argparse
+import math
+import sys
+
+import h5py
+import numpy as np
+import xarray as xr
+
+TOLERANCE = 1e-5
+ROOT_ATTRIBUTES = [
+    "schema", "schema_version", "tool_version", "created", "model_path", "model_sha256", "architecture",
+    "n_layers", "n_heads", "n_kv_heads", "d_head", "rope_base", "rope_layout", "n_prompt", "n_decode",
+    "threads", "seed", "command_line", "numerics", "complete", "window", "k_values", "n_prompts",
+]
+METRICS = ["top_k_recall", "mass_recall", "overlap", "query_cosine"]
+# Student t 0.975 quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher expansion (as the tool).
+T_TABLE = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
+           2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
+           2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
+           2.048407, 2.045230, 2.042272]
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def close(name, stored, expected, tolerance=TOLERANCE):
+    stored = np.asarray(stored, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    check(stored.shape == expected.shape, f"{name}: shape {stored.shape}, recomputed {expected.shape}")
+    both_nan = np.isnan(stored) & np.isnan(expected)
+    diff = np.where(both_nan, 0.0, np.abs(stored - expected))
+    worst = float(np.nanmax(diff)) if diff.size else 0.0
+    check(not np.isnan(diff).any() and worst <= tolerance,
+          f"{name}: differs from the NumPy recomputation by {worst} (tolerance {tolerance})")
+    return worst
+
+
+def t975(df):
+    if df <= len(T_TABLE):
+        return T_TABLE[df - 1]
+    z, v = 1.959964, float(df)
+    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v * v)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3))
+
+
+def mean_ci(values):
+    values = np.asarray(values, dtype=np.float64)
+    m = values.mean(axis=0)
+    if values.shape[0] < 2:
+        return m, np.full_like(m, np.nan)
+    return m, t975(values.shape[0] - 1) * values.std(axis=0, ddof=1) / math.sqrt(values.shape[0])
+
+
+def importance(rot_q, own_k, prompt_k, visible_prompt, visible_own):
+    """P[l, g, j]: mean over rows and group heads of softmax(q.k/sqrt(d)) over the keys each row sees."""
+    L, H, R, d = rot_q.shape
+    G, n = prompt_k.shape[1], prompt_k.shape[2]
+    gs = H // G
+    mask = np.zeros((R, n + R), dtype=bool)
+    for r in range(R):
+        mask[r, :visible_prompt[r]] = True
+        mask[r, n:n + visible_own[r]] = True
+    out = np.zeros((L, G, n))
+    for l in range(L):
+        for g in range(G):
+            keys = np.concatenate([prompt_k[l, g], own_k[l, g]]).astype(np.float64)
+            q = rot_q[l, g * gs:(g + 1) * gs].astype(np.float64)
+            s = np.where(mask, q @ keys.T / math.sqrt(d), -np.inf)
+            s = np.exp(s - s.max(axis=-1, keepdims=True))
+            s /= s.sum(axis=-1, keepdims=True)
+            out[l, g] = s[..., :n].sum(axis=(0, 1)) / (R * gs)
+    return out
+
+
+def ranking(x):
+    return np.argsort(-x, kind="stable")
+
+
+def metrics(T, P, k_values, rot_q, true_q, cosine_rows):
+    """top_k_recall, mass_recall [L, G, K], overlap [L, G], query_cosine [L, H] from the float32 arrays."""
+    L, G, n = T.shape
+    K = len(k_values)
+    top, mass, over = np.zeros((L, G, K)), np.zeros((L, G, K)), np.zeros((L, G))
+    for l in range(L):
+        for g in range(G):
+            t, p = T[l, g].astype(np.float64), P[l, g].astype(np.float64)
+            rt, rp = ranking(T[l, g]), ranking(P[l, g])
+            for i, k in enumerate(k_values):
+                k = min(int(k), n)
+                top[l, g, i] = len(set(rt[:k].tolist()) & set(rp[:k].tolist())) / k
+                best = t[rt[:k]].sum()
+                mass[l, g, i] = t[rp[:k]].sum() / best if best > 0 else 0.0
+            over[l, g] = np.minimum(t / t.sum(), p / p.sum()).sum()
+    c = int(cosine_rows)
+    if c > 0:
+        a = rot_q[:, :, :c].astype(np.float64)
+        b = true_q[:, :, :c].astype(np.float64)
+        cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+        cosine = cos.mean(axis=-1)
+    else:
+        cosine = np.full(rot_q.shape[:2], np.nan)
+    return {"top_k_recall": top, "mass_recall": mass, "overlap": over, "query_cosine": cosine}
+
+
+def check_unit(f, prefix, capture_path, k_values, report):
+    """One prompt's variants (at the root, or under prompts/<i>/); returns its per-variant metric arrays."""
+    unit = f[prefix] if prefix else f
+    with h5py.File(capture_path, "r") as c:
+        check(c.attrs["schema"] == "dapq-probe/capture", f"{capture_path}: not a capture")
+        prompt_k = c["prompt/rot_k"][...]
+        true_q = c["decode/rot_q"][...]
+        true_k = c["decode/rot_k"][...]
+        T = c["decode/importance"][...]
+        n, S = int(c.attrs["n_prompt"]), int(c.attrs["n_decode"])
+    check(int(unit.attrs.get("n_prompt", f.attrs["n_prompt"])) == n, f"{prefix or '/'}: n_prompt differs from the capture's")
+    variants = unit["variants"]
+    check("truth" in variants and "window" in variants and "lookahead" in variants, f"{prefix or '/'}: a reference is missing")
+    results = {}
+    for name, group in variants.items():
+        where = f"{prefix}variants/{name}"
+        stored_p = group["importance"][...]
+        check(stored_p.dtype == np.float32, f"{where}/importance is not float32")
+        check(stored_p.shape[-1] >= n and np.isnan(stored_p[..., n:]).all(), f"{where}/importance: padding past n is not NaN")
+        P = stored_p[..., :n]
+        if name == "truth":
+            check("rot_q" not in group, f"{where}: truth stores no queries (they are the capture's)")
+            rot_q, own_k = true_q, true_k
+            vp, vo = np.full(S, n), np.arange(1, S + 1)
+        else:
+            rot_q, own_k = group["rot_q"][...], group["rot_k"][...]
+            vp, vo = group["visible_prompt"][...], group["visible_own"][...]
+            R = rot_q.shape[2]
+            check(group["tokens"].shape == (R,) and group["positions"].shape == (R,), f"{where}: tokens/positions shape")
+            if group.attrs["kind"] == "pseudo":
+                check((vp == n).all() and (vo == np.arange(1, R + 1)).all(), f"{where}: pseudo rows must see the prompt and themselves causally")
+            if name == "window":
+                check((group["positions"][...] == np.arange(n - R, n)).all(), f"{where}: window rows are not the last prompt positions")
+                check((vp == group["positions"][...] + 1).all() and (vo == 0).all(), f"{where}: window rows must see the prompt causally")
+        recomputed = importance(rot_q, own_k, prompt_k, vp, vo)
+        worst = close(f"{where}/importance", P, recomputed, tolerance=1e-6)
+        report["importance"] = max(report["importance"], worst)
+        expected = metrics(T, P, k_values, rot_q, true_q, group.attrs["query_cosine_rows"])
+        for metric in METRICS:
+            ds = group[metric]
+            dims = tuple(d.label for d in ds.dims)
+            want = ("layer", "head") if metric == "query_cosine" else ("layer", "kv_head") if metric == "overlap" else ("layer", "kv_head", "k")
+            check(dims == want, f"{where}/{metric}: dimensions {dims}, expected {want}")
+            report["metrics"] = max(report["metrics"], close(f"{where}/{metric}", ds[...], expected[metric]))
+        if name == "truth":
+            check((group["top_k_recall"][...] == 1).all() and (group["mass_recall"][...] == 1).all(),
+                  f"{where}: truth recall is not exactly 1")
+            report["truth_vs_capture"] = max(report["truth_vs_capture"], float(np.abs(P - T).max()))
+        results[name] = expected
+    return results
+
+
+def check_summary(f, per_prompt, k_values, names):
+    rows = f["summary"][...]
+    fields = rows.dtype.names
+    for column in ["prompt", "prompt_index", "variant", "content", "position", "kind", "k_rule", "k", "k_used", "n_prompts"] + \
+            METRICS + [m + "_ci95" for m in METRICS]:
+        check(column in fields, f"summary: column {column} missing")
+
+    def text(x):
+        return x.decode() if isinstance(x, bytes) else str(x)
+
+    checked = 0
+    for row in rows:
+        variant, rule, pi = text(row["variant"]), text(row["k_rule"]), int(row["prompt_index"])
+        k = int(row["k"])
+        if pi >= 0:
+            m, headline = per_prompt[pi][0][variant], per_prompt[pi][1]
+            ki = headline if rule == "3%" else k_values.index(k)
+            check(k == k_values[ki], f"summary: prompt {pi} {variant} {rule}: k {k}, expected {k_values[ki]}")
+            expected = {"top_k_recall": m["top_k_recall"][..., ki].mean(), "mass_recall": m["mass_recall"][..., ki].mean(),
+                        "overlap": m["overlap"].mean(), "query_cosine": m["query_cosine"].mean()}
+            for metric in METRICS:
+                close(f"summary[{pi}, {variant}, {rule}, k={k}].{metric}", row[metric], expected[metric])
+        else:
+            values = {metric: [] for metric in METRICS}
+            for m, headline in per_prompt:
+                ki = headline if rule == "3%" else k_values.index(k)
+                values["top_k_recall"].append(m[variant]["top_k_recall"][..., ki].mean())
+                values["mass_recall"].append(m[variant]["mass_recall"][..., ki].mean())
+                values["overlap"].append(m[variant]["overlap"].mean())
+                values["query_cosine"].append(m[variant]["query_cosine"].mean())
+            check(int(row["n_prompts"]) == len(per_prompt), "summary: n_prompts of an 'all' row")
+            for metric in METRICS:
+                mean, ci = mean_ci(values[metric])
+                close(f"summary[all, {variant}, {rule}, k={k}].{metric}", row[metric], mean)
+                close(f"summary[all, {variant}, {rule}, k={k}].{metric}_ci95", row[metric + "_ci95"], ci)
+        checked += 1
+    expected_rows = len(names) * (len(k_values) + 1) * (len(per_prompt) + 1)
+    check(checked == expected_rows, f"summary has {checked} rows, expected {expected_rows}")
+    return checked
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("ablation")
+    parser.add_argument("--capture", action="append", default=None)
+    args = parser.parse_args()
+
+    with h5py.File(args.ablation, "r") as f:
+        a = dict(f.attrs)
+        for name in ROOT_ATTRIBUTES:
+            check(name in a, f"root attribute {name!r} missing")
+        check(a["schema"] == "dapq-probe/ablation", f"schema is {a['schema']!r}")
+        check(int(a["complete"]) == 1, "complete is not 1")
+        check(len(a["model_sha256"]) == 64, "model_sha256 is not 64 hex digits")
+        k_values = [int(k) for k in np.atleast_1d(a["k_values"])]
+        check(list(f["k"][...]) == k_values, "the k dimension differs from k_values")
+        captures = [c.decode() if isinstance(c, bytes) else c for c in f["captures"][...]]
+        if args.capture:
+            check(len(args.capture) == len(captures), f"{len(args.capture)} captures given, the file has {len(captures)}")
+            captures = args.capture
+        m = int(a["n_prompts"])
+        check(len(captures) == m, "captures and n_prompts disagree")
+        report = {"importance": 0.0, "metrics": 0.0, "truth_vs_capture": 0.0}
+        per_prompt = []
+        for i, capture in enumerate(captures):
+            prefix = "" if m == 1 else f"prompts/{i:03d}/"
+            unit = f[prefix] if prefix else f
+            headline = int(unit.attrs["headline_k_index"])
+            n = int(unit.attrs.get("n_prompt", a["n_prompt"]))
+            # The headline budget: the listed k (clipped to n) nearest 3% of n, the smaller on ties.
+            target = float(a["headline_fraction"]) * n
+            distances = [abs(min(k, n) - target) for k in k_values]
+            best = min(range(len(k_values)), key=lambda j: (distances[j], min(k_values[j], n)))
+            check(headline == best, f"{prefix or '/'}: headline_k_index {headline}, expected {best}")
+            per_prompt.append((check_unit(f, prefix, capture, k_values, report), headline))
+        names = list(per_prompt[0][0].keys())
+        if m > 1:
+            for name in names:
+                for metric in METRICS:
+                    mean, ci = mean_ci([p[0][name][metric] for p in per_prompt])
+                    report["metrics"] = max(report["metrics"], close(f"variants/{name}/{metric}", f[f"variants/{name}/{metric}"][...], mean))
+                    close(f"variants/{name}/{metric}_ci95", f[f"variants/{name}/{metric}_ci95"][...], ci)
+        rows = check_summary(f, per_prompt, k_values, names)
+        dims = tuple(d.label for d in f[("" if m == 1 else "prompts/000/") + "variants/truth/importance"].dims)
+        check(dims == ("layer", "kv_head", "position"), f"importance dimensions {dims}")
+
+    # xarray through h5netcdf: named dimensions on a variant group.
+    group = ("" if m == 1 else "prompts/000/") + f"variants/{names[0]}"
+    ds = xr.open_dataset(args.ablation, engine="h5netcdf", group=group, phony_dims="access")
+    check(ds["importance"].dims == ("layer", "kv_head", "position"), f"xarray importance dims {ds['importance'].dims}")
+    check(ds["mass_recall"].dims == ("layer", "kv_head", "k"), f"xarray mass_recall dims {ds['mass_recall'].dims}")
+    ds.close()
+
+    print(f"importance: {len(names)} variants x {m} prompt(s) match the NumPy recomputation (max |diff| {report['importance']:.2e})")
+    print(f"metrics: match the NumPy recomputation (max |diff| {report['metrics']:.2e})")
+    print(f"truth: recall 1 exactly; importance vs the capture's decode/importance max |diff| {report['truth_vs_capture']:.2e}")
+    print(f"summary: {rows} rows match")
+    print("ablation OK")
+
+
+if __name__ == "__main__":
+    main()
