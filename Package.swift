@@ -18,7 +18,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Probe", dependencies: ["CBLAS", "CHDF5"], swiftSettings: releaseFlags),
-        .target(name: "Analysis", dependencies: ["Probe", "CBLAS"], swiftSettings: releaseFlags),
+        .target(name: "Analysis", dependencies: ["Probe"], swiftSettings: releaseFlags),
         .target(name: "Compression", dependencies: ["Analysis", "Probe"], swiftSettings: releaseFlags),
         .executableTarget(
             name: "dapq-probe",

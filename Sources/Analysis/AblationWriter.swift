@@ -1,29 +1,9 @@
 import Foundation
 import Probe
 
-/// Facts about an ablation run that the file records besides the results.
-public struct AblationMetadata: Sendable {
-    public var modelPath: String
-    public var modelSHA256: String
-    public var architecture: String
-    public var ropeBase: Double
-    public var ropeLayout: String
-    public var numerics: String
-    public var threads: Int
-    /// The command line that made the file, shell-quoted.
-    public var commandLine: String
-
-    public init(model: LanguageModel, modelPath: String, threads: Int, commandLine: String) throws {
-        self.modelPath = URL(fileURLWithPath: modelPath).standardizedFileURL.path
-        modelSHA256 = try SHA256.hex(ofFileAt: modelPath)
-        architecture = model.config.architecture.name
-        ropeBase = Double(model.config.ropeBase)
-        ropeLayout = model.config.architecture.ropeLayout.rawValue
-        numerics = model.numerics.rawValue
-        self.threads = threads
-        self.commandLine = commandLine
-    }
-}
+/// Facts about an ablation run that the file records besides the results: the model file, arithmetic,
+/// threads and command line, as every output file records them.
+public typealias AblationMetadata = ModelProvenance
 
 /// Writes an ablation in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/ablation"`, version 1.
 ///
@@ -90,22 +70,7 @@ public final class AblationWriter {
 
     private func writeHeader(metadata: AblationMetadata, config c: ModelConfig, seed: UInt64) throws {
         let f = file
-        try f.setAttribute("schema", Self.schema)
-        try f.setAttribute("schema_version", Self.schemaVersion)
-        try f.setAttribute("complete", 0)
-        try f.setAttribute("tool_version", ToolVersion.string)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        try f.setAttribute("created", formatter.string(from: Date()))
-        try f.setAttribute("model_path", metadata.modelPath)
-        try f.setAttribute("model_sha256", metadata.modelSHA256)
-        try f.setAttribute("architecture", metadata.architecture)
-        try f.setAttribute("n_layers", c.nLayers)
-        try f.setAttribute("n_heads", c.nHeads)
-        try f.setAttribute("n_kv_heads", c.nKVHeads)
-        try f.setAttribute("d_head", c.dHead)
-        try f.setAttribute("rope_base", metadata.ropeBase)
-        try f.setAttribute("rope_layout", metadata.ropeLayout)
+        try metadata.writeHeader(to: f, schema: Self.schema, schemaVersion: Self.schemaVersion)
         if single {
             try f.setAttribute("n_prompt", headers[0].promptLength)
             try f.setAttribute("n_decode", headers[0].steps)
@@ -114,10 +79,7 @@ public final class AblationWriter {
             try f.setAttribute("n_decode", headers.map(\.steps))
         }
         try f.setAttribute("n_prompts", headers.count)
-        try f.setAttribute("threads", metadata.threads)
         try f.setAttribute("seed", Int(truncatingIfNeeded: seed))
-        try f.setAttribute("command_line", metadata.commandLine)
-        try f.setAttribute("numerics", metadata.numerics)
         try f.setAttribute("window", options.window)
         try f.setAttribute("contents", options.contents.map(\.name).joined(separator: ","))
         try f.setAttribute("positions", options.positions.map(\.name).joined(separator: ","))

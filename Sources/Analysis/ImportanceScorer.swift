@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import Probe
 
@@ -18,8 +17,8 @@ public struct Importance: Sendable {
 
 /// Scores query sets against one prompt's keys.
 ///
-/// The arithmetic is the capture's (`CaptureRecorder`): float64 keys and queries, one `cblas_dgemm` per row
-/// and KV group (`[groupSize, visible]` scores, scaled by 1/√d), a max-subtracted softmax, the prompt part
+/// The arithmetic is the capture's (`CaptureRecorder`), through the same `GroupAttention`: float64 keys and
+/// queries, per row and KV group `[groupSize, visible]` scores scaled by 1/√d, a max-subtracted softmax, the prompt part
 /// added row by row in row order and head order, then divided by `rows × groupSize` and rounded to float32.
 /// So the true decoding queries reproduce the capture's `decode/importance` bit for bit, and NumPy
 /// reproduces any result from the stored float32 tensors to float32 rounding.
@@ -83,7 +82,6 @@ public final class ImportanceScorer {
         }
         grow(to: R)
         let capacity = n + extraCapacity
-        let scale = 1 / Double(d).squareRoot()
         let longest = (0..<R).map { set.visiblePrompt[$0] + set.visibleOwn[$0] }.max() ?? 0
         var sums = [Double](repeating: 0, count: nLayers * nKVHeads * n)
         var groupQueries = [Double](repeating: 0, count: G * d)
@@ -108,24 +106,16 @@ public final class ImportanceScorer {
                                 for i in 0..<(G * d) { groupQueries[i] = Double(row[i]) }
                                 groupQueries.withUnsafeBufferPointer { gq in
                                     scores.withUnsafeMutableBufferPointer { sc in
-                                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(G), Int32(visible), Int32(d), scale,
-                                                    gq.baseAddress, Int32(d), k.baseAddress! + g * capacity * d, Int32(d),
-                                                    0, sc.baseAddress, Int32(visible))
+                                        GroupAttention.probabilities(queries: gq.baseAddress!, members: G,
+                                                                     keys: k.baseAddress! + g * capacity * d, visible: visible,
+                                                                     dHead: d, into: sc.baseAddress!)
                                     }
                                 }
                                 let base = (l * nKVHeads + g) * n
                                 scores.withUnsafeMutableBufferPointer { sc in
                                     for member in 0..<G {
                                         let s = sc.baseAddress! + member * visible
-                                        var largest = -Double.infinity
-                                        for j in 0..<visible { largest = max(largest, s[j]) }
-                                        var total = 0.0
-                                        for j in 0..<visible {
-                                            let e = Foundation.exp(s[j] - largest)
-                                            s[j] = e
-                                            total += e
-                                        }
-                                        for j in 0..<promptVisible { sum[base + j] += s[j] / total }
+                                        for j in 0..<promptVisible { sum[base + j] += s[j] }
                                     }
                                 }
                             }

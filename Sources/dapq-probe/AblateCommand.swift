@@ -115,7 +115,7 @@ struct AblateCommand: ParsableCommand {
         for header in headers { try ablation.check(header) }
 
         let metadata = try AblationMetadata(model: languageModel, modelPath: modelPath, threads: threads,
-                                            commandLine: CaptureMetadata.shellQuoted(CommandLine.arguments))
+                                            commandLine: ModelProvenance.shellQuoted(CommandLine.arguments))
         let writer = try AblationWriter(output: output, metadata: metadata, options: options, config: languageModel.config,
                                         headers: headers, seed: seed)
         let display = ProgressDisplay(mode: progress)

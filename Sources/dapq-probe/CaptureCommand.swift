@@ -53,7 +53,7 @@ struct CaptureCommand: ParsableCommand {
         let metadata = try CaptureMetadata(
             model: model, modelPath: modelPath, promptText: try builder.promptText(text, chat: promptOptions.chat),
             chat: promptOptions.chat, generatedText: model.tokenizer.decode(data.generatedTokens),
-            threads: modelOptions.threads, commandLine: CaptureMetadata.shellQuoted(CommandLine.arguments))
+            threads: modelOptions.threads, commandLine: ModelProvenance.shellQuoted(CommandLine.arguments))
         let writeStart = Date()
         try CaptureWriter.write(data, metadata: metadata, to: output)
         let writeSeconds = Date().timeIntervalSince(writeStart)

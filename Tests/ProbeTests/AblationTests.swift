@@ -6,19 +6,7 @@ import XCTest
 
 /// `dapq-probe ablate`: the runner against the capture and the runtime (tiny model, in process), the file
 /// against an independent NumPy recomputation, the command line on the real model, refusals, and the plots.
-final class AblationTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = try TestPaths.temporaryDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
+final class AblationTests: TemporaryDirectoryTestCase {
     // MARK: Tiny model, in process
 
     private var tinyModelPath: String {

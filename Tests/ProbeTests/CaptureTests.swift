@@ -6,19 +6,7 @@ import XCTest
 /// `dapq-probe capture` and `inspect`: the recorder against the runtime (tiny model), the file against
 /// readers outside our code (h5py, xarray/h5netcdf, NumPy, h5dump; real model), determinism, crash safety,
 /// refusals, and the plot script.
-final class CaptureTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = try TestPaths.temporaryDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
+final class CaptureTests: TemporaryDirectoryTestCase {
     // MARK: SHA-256
 
     func testSHA256KnownVectors() throws {

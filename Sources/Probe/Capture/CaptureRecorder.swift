@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 
 /// Records what a capture stores, through the forward pass's observer seam (`didProject` only; it never
@@ -127,15 +126,13 @@ public final class CaptureRecorder: ForwardObserver {
     private func scoreStep(layer l: Int, step s: Int, queries q: UnsafePointer<Float>) {
         let n = promptLength, d = dHead, G = groupSize, capacity = n + maxSteps
         let visible = n + s + 1
-        let scale = 1 / Double(d).squareRoot()
         for g in 0..<nKVHeads {
             for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
             scoringKeys[l].withUnsafeBufferPointer { k in
                 groupQueries.withUnsafeBufferPointer { gq in
                     scores.withUnsafeMutableBufferPointer { sc in
-                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(G), Int32(visible), Int32(d), scale,
-                                    gq.baseAddress, Int32(d), k.baseAddress! + g * capacity * d, Int32(d),
-                                    0, sc.baseAddress, Int32(visible))
+                        GroupAttention.probabilities(queries: gq.baseAddress!, members: G, keys: k.baseAddress! + g * capacity * d,
+                                                     visible: visible, dHead: d, into: sc.baseAddress!)
                     }
                 }
             }
@@ -143,22 +140,14 @@ public final class CaptureRecorder: ForwardObserver {
                 let head = g * G + member
                 scores.withUnsafeMutableBufferPointer { sc in
                     let row = sc.baseAddress! + member * visible
-                    var largest = -Double.infinity
-                    for j in 0..<visible { largest = max(largest, row[j]) }
-                    var total = 0.0
-                    for j in 0..<visible {
-                        let e = Foundation.exp(row[j] - largest)
-                        row[j] = e
-                        total += e
-                    }
                     let base = (l * nKVHeads + g) * n
                     importanceSum.withUnsafeMutableBufferPointer { sum in
-                        for j in 0..<n { sum[base + j] += row[j] / total }
+                        for j in 0..<n { sum[base + j] += row[j] }
                     }
                     if recordsAttention {
                         let destination = (l * nHeads + head) * n
                         stepAttention[s].withUnsafeMutableBufferPointer { a in
-                            for j in 0..<n { a[destination + j] = Float(row[j] / total) }
+                            for j in 0..<n { a[destination + j] = Float(row[j]) }
                         }
                     }
                 }

@@ -2,51 +2,28 @@ import Foundation
 
 /// Facts about a capture run that the file records besides the tensors.
 public struct CaptureMetadata: Sendable {
-    /// The GGUF file the model came from, and its SHA-256 (hex).
-    public var modelPath: String
-    public var modelSHA256: String
-    /// `general.architecture` (`llama`, `qwen2`), RoPE base and head layout (`gguf_adjacent_pairs`, `neox_halves`).
-    public var architecture: String
-    public var ropeBase: Double
-    public var ropeLayout: String
-    /// How the forward pass rounded (`llama-cpp`, `float32`).
-    public var numerics: String
-    /// Threads of the numeric kernels.
-    public var threads: Int
+    /// The model file, arithmetic, threads and command line.
+    public var provenance: ModelProvenance
     /// The random seed (a capture draws nothing at random; recorded as 0 for the common schema).
     public var seed: Int
-    /// The command line that made the file, shell-quoted.
-    public var commandLine: String
     /// The text the model saw (after the chat template, when one was applied), and whether it was applied.
     public var promptText: String
     public var chat: Bool
     /// The generated tokens decoded to text.
     public var generatedText: String
 
+    public var modelPath: String { provenance.modelPath }
+    public var modelSHA256: String { provenance.modelSHA256 }
+    public var ropeLayout: String { provenance.ropeLayout }
+
     /// The metadata of a capture made with `model` from `modelPath`, hashing the model file.
     public init(model: LanguageModel, modelPath: String, promptText: String, chat: Bool, generatedText: String,
                 threads: Int, commandLine: String, seed: Int = 0) throws {
-        self.modelPath = URL(fileURLWithPath: modelPath).standardizedFileURL.path
-        modelSHA256 = try SHA256.hex(ofFileAt: modelPath)
-        architecture = model.config.architecture.name
-        ropeBase = Double(model.config.ropeBase)
-        ropeLayout = model.config.architecture.ropeLayout.rawValue
-        numerics = model.numerics.rawValue
-        self.threads = threads
+        provenance = try ModelProvenance(model: model, modelPath: modelPath, threads: threads, commandLine: commandLine)
         self.seed = seed
-        self.commandLine = commandLine
         self.promptText = promptText
         self.chat = chat
         self.generatedText = generatedText
-    }
-
-    /// `arguments` joined as a POSIX shell would need them quoted.
-    public static func shellQuoted(_ arguments: [String]) -> String {
-        arguments.map { argument in
-            let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
-            if !argument.isEmpty && argument.allSatisfy(safe.contains) { return argument }
-            return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        }.joined(separator: " ")
     }
 }
 
@@ -100,32 +77,14 @@ public enum CaptureWriter {
         let L = data.nLayers, H = data.nHeads, G = data.nKVHeads, d = data.dHead
         let n = data.promptLength, S = data.steps, w = data.window
 
-        try file.setAttribute("schema", schema)
-        try file.setAttribute("schema_version", schemaVersion)
-        try file.setAttribute("complete", 0)
-        try file.setAttribute("tool_version", ToolVersion.string)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        try file.setAttribute("created", formatter.string(from: Date()))
-        try file.setAttribute("model_path", metadata.modelPath)
-        try file.setAttribute("model_sha256", metadata.modelSHA256)
-        try file.setAttribute("architecture", metadata.architecture)
-        try file.setAttribute("n_layers", L)
-        try file.setAttribute("n_heads", H)
-        try file.setAttribute("n_kv_heads", G)
-        try file.setAttribute("d_head", d)
-        try file.setAttribute("rope_base", metadata.ropeBase)
-        try file.setAttribute("rope_layout", metadata.ropeLayout)
+        try metadata.provenance.writeHeader(to: file, schema: schema, schemaVersion: schemaVersion)
         try file.setAttribute("n_prompt", n)
         try file.setAttribute("n_decode", S)
         try file.setAttribute("n_window", w)
         try file.setAttribute("requested_steps", data.requestedSteps)
         try file.setAttribute("stopped_at_end_of_generation", data.stoppedAtEndOfGeneration ? 1 : 0)
         try file.setAttribute("chat", metadata.chat ? 1 : 0)
-        try file.setAttribute("threads", metadata.threads)
         try file.setAttribute("seed", metadata.seed)
-        try file.setAttribute("command_line", metadata.commandLine)
-        try file.setAttribute("numerics", metadata.numerics)
         try file.setAttribute("importance_definition",
                               "mean over decoding steps and the query heads of the KV group of softmax(q.k/sqrt(d_head)) "
                               + "over every key the query sees (prompt and steps 0..s), restricted to prompt keys")

@@ -1,16 +1,16 @@
 /// The weights of one decoder block.
 public struct LayerWeights: Sendable {
     public let attentionNorm: FloatBuffer
-    public let query: WeightMatrix
-    public let key: WeightMatrix
-    public let value: WeightMatrix
+    /// The Q, K and V projections stacked by rows (`nHeads·dHead + 2·nKVHeads·dHead` outputs), so one product
+    /// (one activation quantization, one parallel section) computes all three.
+    public let queryKeyValue: WeightMatrix
     public let queryBias: FloatBuffer?
     public let keyBias: FloatBuffer?
     public let valueBias: FloatBuffer?
     public let attentionOutput: WeightMatrix
     public let ffnNorm: FloatBuffer
-    public let gate: WeightMatrix
-    public let up: WeightMatrix
+    /// The gate and up projections stacked by rows (`2·dFF` outputs).
+    public let gateUp: WeightMatrix
     public let down: WeightMatrix
 }
 
@@ -35,16 +35,14 @@ public struct ModelWeights: Sendable {
             let p = "blk.\(l)."
             return LayerWeights(
                 attentionNorm: try loader.vector(p + "attn_norm.weight", count: c.dModel),
-                query: try loader.matrix(p + "attn_q.weight", rows: qDim, cols: c.dModel),
-                key: try loader.matrix(p + "attn_k.weight", rows: kvDim, cols: c.dModel),
-                value: try loader.matrix(p + "attn_v.weight", rows: kvDim, cols: c.dModel),
+                queryKeyValue: try loader.stacked([(p + "attn_q.weight", qDim), (p + "attn_k.weight", kvDim),
+                                                   (p + "attn_v.weight", kvDim)], cols: c.dModel),
                 queryBias: bias ? try loader.vector(p + "attn_q.bias", count: qDim) : nil,
                 keyBias: bias ? try loader.vector(p + "attn_k.bias", count: kvDim) : nil,
                 valueBias: bias ? try loader.vector(p + "attn_v.bias", count: kvDim) : nil,
                 attentionOutput: try loader.matrix(p + "attn_output.weight", rows: c.dModel, cols: qDim),
                 ffnNorm: try loader.vector(p + "ffn_norm.weight", count: c.dModel),
-                gate: try loader.matrix(p + "ffn_gate.weight", rows: c.dFF, cols: c.dModel),
-                up: try loader.matrix(p + "ffn_up.weight", rows: c.dFF, cols: c.dModel),
+                gateUp: try loader.stacked([(p + "ffn_gate.weight", c.dFF), (p + "ffn_up.weight", c.dFF)], cols: c.dModel),
                 down: try loader.matrix(p + "ffn_down.weight", rows: c.dModel, cols: c.dFF))
         }
     }
@@ -73,5 +71,25 @@ struct TensorLoader {
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
         let t = try info(name, shape: [cols, rows])
         return WeightMatrix(rows: rows, cols: cols, type: t.type, data: gguf.data(of: t))
+    }
+
+    /// Several `[rows_i, cols]` weights stacked by rows into one matrix. Tensors of one type are joined
+    /// block for block (rows are independent); tensors of mixed types are joined as float32.
+    func stacked(_ parts: [(name: String, rows: Int)], cols: Int) throws -> WeightMatrix {
+        let infos = try parts.map { try info($0.name, shape: [cols, $0.rows]) }
+        let rows = parts.reduce(0) { $0 + $1.rows }
+        if Set(infos.map(\.type.rawValue)).count == 1 {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(infos.reduce(0) { $0 + $1.byteCount })
+            for t in infos { bytes += gguf.data(of: t) }
+            return bytes.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: infos[0].type, data: $0) }
+        }
+        let buffer = FloatBuffer(count: rows * cols)
+        var row = 0
+        for (t, part) in zip(infos, parts) {
+            Dequantize.run(t.type, from: gguf.data(of: t), into: buffer.pointer + row * cols, count: part.rows * cols)
+            row += part.rows
+        }
+        return WeightMatrix(rows: rows, cols: cols, dense: buffer, sourceType: .f32)
     }
 }

@@ -35,6 +35,16 @@ public final class WeightMatrix: @unchecked Sendable {
         }
     }
 
+    /// A float32 weight held as given.
+    init(rows: Int, cols: Int, dense: FloatBuffer, sourceType: GGMLType) {
+        precondition(dense.count == rows * cols)
+        self.rows = rows
+        self.cols = cols
+        self.sourceType = sourceType
+        self.dense = dense
+        quantized = nil
+    }
+
     /// Bytes the runtime holds for this weight.
     public var byteCount: Int { quantized?.byteCount ?? rows * cols * 4 }
 

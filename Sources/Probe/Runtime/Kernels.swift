@@ -15,19 +15,19 @@ enum Kernels {
         }
     }
 
-    /// `gate[i] = silu(gate[i]) * up[i]` for `count` values.
-    static func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+    /// `out[i] = silu(gate[i]) * up[i]` for `count` values.
+    static func swiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= count {
             let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
             let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
             let y = g / (1 + VectorMath.exp(-g)) * u
-            UnsafeMutableRawPointer(gate + i).storeBytes(of: y, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: y, as: SIMD8<Float>.self)
             i += 8
         }
         while i < count {
             let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
             i += 1
         }
     }
@@ -72,30 +72,5 @@ extension Kernels {
     /// Rounds each value to the nearest float16 and back.
     static func roundToHalf(_ x: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { x[i] = Float(Float16(x[i])) }
-    }
-}
-
-extension Kernels {
-    /// Σ a[i]·b[i].
-    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= count {
-            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-            i += 8
-        }
-        var s = acc.sum()
-        while i < count { s += a[i] * b[i]; i += 1 }
-        return s
-    }
-
-    /// `out[0..<width] = Σ_j weights[j] · rows[j, :]` over `count` rows of `width` values.
-    static func weightedSum(_ weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, width: Int,
-                            into out: UnsafeMutablePointer<Float>) {
-        out.update(repeating: 0, count: width)
-        for j in 0..<count {
-            let w = weights[j], r = rows + j * width
-            for k in 0..<width { out[k] += w * r[k] }
-        }
     }
 }

@@ -46,12 +46,14 @@ public final class LanguageModel: @unchecked Sendable {
         let ws = workspace
         let x = ws.buffer("x", count: T * d)
         let h = ws.buffer("h", count: T * d)
+        let qkvDim = qDim + 2 * kvDim
+        let qkv = ws.buffer("qkv", count: T * qkvDim)
         let q = ws.buffer("q", count: T * qDim)
         let k = ws.buffer("k", count: T * kvDim)
         let v = ws.buffer("v", count: T * kvDim)
         let attended = ws.buffer("attended", count: T * qDim)
-        let gate = ws.buffer("gate", count: T * c.dFF)
-        let up = ws.buffer("up", count: T * c.dFF)
+        let gateUp = ws.buffer("gateUp", count: T * 2 * c.dFF)
+        let activated = ws.buffer("activated", count: T * c.dFF)
         let cosTable = ws.buffer("cos", count: T * c.ropeDims / 2)
         let sinTable = ws.buffer("sin", count: T * c.ropeDims / 2)
 
@@ -64,9 +66,13 @@ public final class LanguageModel: @unchecked Sendable {
 
         for (l, w) in weights.layers.enumerated() {
             Kernels.rmsNorm(x, weight: w.attentionNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
-            w.query.apply(h, count: T, into: q, scratch: scratch, numerics: numerics)
-            w.key.apply(h, count: T, into: k, scratch: scratch, numerics: numerics)
-            w.value.apply(h, count: T, into: v, scratch: scratch, numerics: numerics)
+            w.queryKeyValue.apply(h, count: T, into: qkv, scratch: scratch, numerics: numerics)
+            for t in 0..<T {
+                let row = qkv + t * qkvDim
+                (q + t * qDim).update(from: row, count: qDim)
+                (k + t * kvDim).update(from: row + qDim, count: kvDim)
+                (v + t * kvDim).update(from: row + qDim + kvDim, count: kvDim)
+            }
             if let b = w.queryBias { Kernels.addBias(q, b.pointer, rows: T, n: qDim) }
             if let b = w.keyBias { Kernels.addBias(k, b.pointer, rows: T, n: kvDim) }
             if let b = w.valueBias { Kernels.addBias(v, b.pointer, rows: T, n: kvDim) }
@@ -89,10 +95,12 @@ public final class LanguageModel: @unchecked Sendable {
             Kernels.add(x, h, count: T * d)
 
             Kernels.rmsNorm(x, weight: w.ffnNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
-            w.gate.apply(h, count: T, into: gate, scratch: scratch, numerics: numerics)
-            w.up.apply(h, count: T, into: up, scratch: scratch, numerics: numerics)
-            Kernels.swiGLU(gate: gate, up: up, count: T * c.dFF)
-            w.down.apply(gate, count: T, into: h, scratch: scratch, numerics: numerics)
+            w.gateUp.apply(h, count: T, into: gateUp, scratch: scratch, numerics: numerics)
+            for t in 0..<T {
+                Kernels.swiGLU(gate: gateUp + t * 2 * c.dFF, up: gateUp + t * 2 * c.dFF + c.dFF, count: c.dFF,
+                               into: activated + t * c.dFF)
+            }
+            w.down.apply(activated, count: T, into: h, scratch: scratch, numerics: numerics)
             Kernels.add(x, h, count: T * d)
         }
 
@@ -164,26 +172,39 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
+    /// The same attention for a few rows (decoding). Query heads are split over the worker threads; within a
+    /// thread, consecutive heads of one KV group go through one small GEMM each way, so their shared keys and
+    /// values are read once.
     private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
                                   into out: UnsafeMutablePointer<Float>) {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
         let scale = 1 / Float(dh).squareRoot()
         let longest = cache.maxLength
-        let scoreSpace = workspace.buffer("scores", count: c.nHeads * longest)
-        WorkerPool.shared.forEachRange(c.nHeads) { heads in
-            for head in heads {
-                let g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                let scores = scoreSpace + head * longest
-                for i in 0..<T {
-                    let valid = L - T + i + 1
-                    let qi = q + i * qDim + head * dh
-                    for j in 0..<valid { scores[j] = Kernels.dot(qi, K + j * dh, count: dh) * scale }
-                    Kernels.softmaxPrefix(scores, valid: valid, n: valid)
-                    if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: valid) }
-                    Kernels.weightedSum(scores, rows: V, count: valid, width: dh, into: out + i * qDim + head * dh)
+        let threads = WorkerPool.shared.threadCount
+        let scoreSpace = workspace.buffer("scores", count: threads * c.groupSize * longest)
+        let rounds = numerics == .llamaCpp
+        ComputeThreads.withSingleThreadedBLAS {
+            WorkerPool.shared.run { part in
+                let scores = scoreSpace + part * c.groupSize * longest
+                var head = c.nHeads * part / threads
+                let end = c.nHeads * (part + 1) / threads
+                while head < end {
+                    let g = head / c.groupSize
+                    let members = min(end, (g + 1) * c.groupSize) - head
+                    let L = cache.length(layer: l, head: g)
+                    let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                    for i in 0..<T {
+                        let visible = L - T + i + 1
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(members), Int32(visible), Int32(dh), scale,
+                                    q + i * qDim + head * dh, Int32(dh), K, Int32(dh), 0, scores, Int32(visible))
+                        for m in 0..<members {
+                            Kernels.softmaxPrefix(scores + m * visible, valid: visible, n: visible)
+                            if rounds { Kernels.roundToHalf(scores + m * visible, count: visible) }
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(members), Int32(dh), Int32(visible), 1,
+                                    scores, Int32(visible), V, Int32(dh), 0, out + i * qDim + head * dh, Int32(dh))
+                    }
+                    head += members
                 }
             }
         }
