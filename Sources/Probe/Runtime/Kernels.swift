@@ -74,3 +74,56 @@ extension Kernels {
         for i in 0..<count { x[i] = Float(Float16(x[i])) }
     }
 }
+
+extension Kernels {
+    /// Σ a[i]·b[i].
+    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            acc = acc.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
+                                    UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+            i += 8
+        }
+        var s = acc.sum()
+        while i < count { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// `out[0..<width] = Σ_j weights[j] · rows[j, :]` over `count` rows of `width` values.
+    static func weightedSum(_ weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, width: Int,
+                            into out: UnsafeMutablePointer<Float>) {
+        if width == 64 {
+            // Decoding's common case (d_head 64): the whole output row stays in eight vector registers.
+            var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
+                       SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            for j in 0..<count {
+                let w = SIMD8<Float>(repeating: weights[j]), r = UnsafeRawPointer(rows + j * 64)
+                acc.0 = acc.0.addingProduct(w, r.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self))
+                acc.1 = acc.1.addingProduct(w, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                acc.2 = acc.2.addingProduct(w, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                acc.3 = acc.3.addingProduct(w, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                acc.4 = acc.4.addingProduct(w, r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
+                acc.5 = acc.5.addingProduct(w, r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+                acc.6 = acc.6.addingProduct(w, r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
+                acc.7 = acc.7.addingProduct(w, r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+            }
+            let o = UnsafeMutableRawPointer(out)
+            o.storeBytes(of: acc.0, toByteOffset: 0, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.1, toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.2, toByteOffset: 64, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.3, toByteOffset: 96, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.4, toByteOffset: 128, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.5, toByteOffset: 160, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.6, toByteOffset: 192, as: SIMD8<Float>.self)
+            o.storeBytes(of: acc.7, toByteOffset: 224, as: SIMD8<Float>.self)
+            return
+        }
+        out.update(repeating: 0, count: width)
+        for j in 0..<count {
+            let w = weights[j], r = rows + j * width
+            for k in 0..<width { out[k] += w * r[k] }
+        }
+    }
+
+}

@@ -172,39 +172,26 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// The same attention for a few rows (decoding). Query heads are split over the worker threads; within a
-    /// thread, consecutive heads of one KV group go through one small GEMM each way, so their shared keys and
-    /// values are read once.
+    /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
     private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
                                   into out: UnsafeMutablePointer<Float>) {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
         let scale = 1 / Float(dh).squareRoot()
         let longest = cache.maxLength
-        let threads = WorkerPool.shared.threadCount
-        let scoreSpace = workspace.buffer("scores", count: threads * c.groupSize * longest)
-        let rounds = numerics == .llamaCpp
-        ComputeThreads.withSingleThreadedBLAS {
-            WorkerPool.shared.run { part in
-                let scores = scoreSpace + part * c.groupSize * longest
-                var head = c.nHeads * part / threads
-                let end = c.nHeads * (part + 1) / threads
-                while head < end {
-                    let g = head / c.groupSize
-                    let members = min(end, (g + 1) * c.groupSize) - head
-                    let L = cache.length(layer: l, head: g)
-                    let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                    for i in 0..<T {
-                        let visible = L - T + i + 1
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(members), Int32(visible), Int32(dh), scale,
-                                    q + i * qDim + head * dh, Int32(dh), K, Int32(dh), 0, scores, Int32(visible))
-                        for m in 0..<members {
-                            Kernels.softmaxPrefix(scores + m * visible, valid: visible, n: visible)
-                            if rounds { Kernels.roundToHalf(scores + m * visible, count: visible) }
-                        }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(members), Int32(dh), Int32(visible), 1,
-                                    scores, Int32(visible), V, Int32(dh), 0, out + i * qDim + head * dh, Int32(dh))
-                    }
-                    head += members
+        let scoreSpace = workspace.buffer("scores", count: c.nHeads * longest)
+        WorkerPool.shared.forEachRange(c.nHeads) { heads in
+            for head in heads {
+                let g = head / c.groupSize
+                let L = cache.length(layer: l, head: g)
+                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                let scores = scoreSpace + head * longest
+                for i in 0..<T {
+                    let valid = L - T + i + 1
+                    let qi = q + i * qDim + head * dh
+                    for j in 0..<valid { scores[j] = Kernels.dot(qi, K + j * dh, count: dh) * scale }
+                    Kernels.softmaxPrefix(scores, valid: valid, n: valid)
+                    if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: valid) }
+                    Kernels.weightedSum(scores, rows: V, count: valid, width: dh, into: out + i * qDim + head * dh)
                 }
             }
         }
