@@ -371,4 +371,40 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertLessThanOrEqual(layer0, 1e-3 * scale, "layer 0: oracle row 0 vs decoding step 0: max |diff| \(layer0), scale \(scale)")
         XCTAssertGreaterThanOrEqual(worstCosine, 0.999, "oracle row 0 vs decoding step 0: worst cosine \(worstCosine)")
     }
+
+    /// The same check in float32 arithmetic, where batch and step are the same computation up to summation
+    /// order: the oracle's first row equals decoding step 0's query at every layer to float32 tolerance.
+    func testOracleReproducesTheDecodingQueriesInFloat32() throws {
+        let binary = try TestPaths.binary(), model = try TestPaths.smolLM2()
+        let capture = path("real32.h5"), out = path("real32-ablation.h5")
+        let made = try runCommand(binary, [
+            "capture", "--model", model, "--numerics", "float32", "--chat", "--prompt",
+            "Why is the sky blue? Answer in one sentence.", "--steps", "4", "--threads", "2", "--out", capture,
+        ])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let result = try runCommand(binary, ["ablate", capture, "--out", out, "--threads", "2",
+                                             "--content", "oracle", "--position", "future"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let a = try HDF5File.open(out), c = try HDF5File.open(capture)
+        XCTAssertEqual(try a.stringAttribute("numerics"), "float32")
+        let oracle = try a.openDataset("variants/oracle_future/rot_q").read(Float.self)
+        let rows = try a.openDataset("variants/oracle_future/rot_q").shape[2]
+        let truth = try c.openDataset("decode/rot_q").read(Float.self)
+        let shape = try c.openDataset("decode/rot_q").shape   // [L, H, S, d]
+        let (L, H, S, d) = (shape[0], shape[1], shape[2], shape[3])
+        var worst: Float = 0
+        for l in 0..<L {
+            var difference: Float = 0, scale: Float = 0
+            for h in 0..<H {
+                for i in 0..<d {
+                    let x = oracle[((l * H + h) * rows) * d + i], y = truth[((l * H + h) * S) * d + i]
+                    difference = max(difference, abs(x - y))
+                    scale = max(scale, abs(y))
+                }
+            }
+            worst = max(worst, difference / scale)
+        }
+        print("float32 oracle row 0 vs decoding step 0: worst relative difference over layers \(worst)")
+        XCTAssertLessThanOrEqual(worst, 1e-4)
+    }
 }
