@@ -78,7 +78,7 @@ extension HDF5Object {
     }
 
     /// Calls `body` with attribute `name`, its stored type and its element count.
-    private func withAttribute<R>(_ name: String, _ body: (hid_t, hid_t, Int) throws -> R) throws -> R {
+    func withAttribute<R>(_ name: String, _ body: (hid_t, hid_t, Int) throws -> R) throws -> R {
         let attribute = try hdf5("open attribute '\(name)' of '\(self.name)'") { H5Aopen(id, name, H5P_DEFAULT_ID) }
         defer { H5Aclose(attribute) }
         let type = try hdf5("get attribute type") { H5Aget_type(attribute) }
