@@ -30,8 +30,7 @@ final class GGUFTests: XCTestCase {
             XCTAssertEqual(info.shape, t.shape, t.name)
             XCTAssertEqual(info.type.name, t.type, t.name)
             let ours = try file.floats(of: info)
-            let raw = try Data(contentsOf: dir.appendingPathComponent(t.values_file))
-            let theirs: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let theirs = try readFloats(dir.appendingPathComponent(t.values_file))
             XCTAssertEqual(ours.count, theirs.count, t.name)
             // Same arithmetic in float32: exact up to one rounding of a fused multiply-add.
             var worst: Float = 0

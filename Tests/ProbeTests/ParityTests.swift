@@ -75,11 +75,9 @@ final class ParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(entries.count, 4)
         for e in entries {
             let ids = try XCTUnwrap(e["token_ids"] as? [Int])
-            let raw = try Data(contentsOf: Self.fixtureDir.appendingPathComponent(try XCTUnwrap(e["file"] as? String)))
-            let theirs: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
+            let (ours, theirs) = try finalLogits(model, ids, against: try XCTUnwrap(e["file"] as? String))
             XCTAssertEqual(ours.count, theirs.count)
-            let worst = Double(zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity)
+            let worst = Double(maxAbsDifference(ours, theirs))
             let spread = try XCTUnwrap(e["variant_max_abs_diff"] as? [String: Double]).values.max() ?? 0
             let tolerance = Self.spreadFactor * spread
             print("parity: \(ids.count) tokens: max |Δlogit| = \(worst), llama.cpp's own spread \(spread), tolerance \(tolerance)")
@@ -104,10 +102,8 @@ final class ParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(entries.count, 2)
         for e in entries {
             let ids = try XCTUnwrap(e["token_ids"] as? [Int])
-            let raw = try Data(contentsOf: Self.fixtureDir.appendingPathComponent(try XCTUnwrap(e["file"] as? String)))
-            let exact: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
-            let worst = zip(ours, exact).map { abs($0 - $1) }.max() ?? .infinity
+            let (ours, exact) = try finalLogits(model, ids, against: try XCTUnwrap(e["file"] as? String))
+            let worst = maxAbsDifference(ours, exact)
             print("reference: \(ids.count) tokens: float32 vs float64 max |Δlogit| = \(worst)")
             XCTAssertLessThanOrEqual(worst, 0.01, "\(ids.count) tokens")
             XCTAssertEqual(topK(ours, 10), topK(exact, 10))
@@ -123,10 +119,8 @@ final class ParityTests: XCTestCase {
         defer { model.numerics = .llamaCpp }
         for e in try XCTUnwrap(try json("logits.json")["prompts"] as? [[String: Any]]) {
             let ids = try XCTUnwrap(e["token_ids"] as? [Int])
-            let raw = try Data(contentsOf: Self.fixtureDir.appendingPathComponent(try XCTUnwrap(e["file_f32_weights"] as? String)))
-            let theirs: [Float] = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
-            let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? .infinity
+            let (ours, theirs) = try finalLogits(model, ids, against: try XCTUnwrap(e["file_f32_weights"] as? String))
+            let worst = maxAbsDifference(ours, theirs)
             print("float32 parity: \(ids.count) tokens: max |Δlogit| = \(worst)")
             XCTAssertLessThanOrEqual(worst, 0.01, "\(ids.count) tokens")
             XCTAssertEqual(topK(ours, 10), topK(theirs, 10))
@@ -141,6 +135,12 @@ final class ParityTests: XCTestCase {
             XCTAssertEqual(g.ids, expected.filter { !eog.contains($0) }, "prompt: \(p["prompt"] ?? "")")
             XCTAssertEqual(g.stoppedAtEndOfGeneration, reference["stopped_at_eog"] as? Bool)
         }
+    }
+
+    /// Our final-position logits for `ids` (fresh cache) and the fixture's logits in `file`.
+    func finalLogits(_ model: LanguageModel, _ ids: [Int], against file: String) throws -> (ours: [Float], fixture: [Float]) {
+        let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
+        return (ours, try readFloats(Self.fixtureDir.appendingPathComponent(file)))
     }
 
     func topK(_ v: [Float], _ k: Int) -> [Int] {

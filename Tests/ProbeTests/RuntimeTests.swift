@@ -4,9 +4,7 @@ import XCTest
 
 /// The forward pass on the tiny synthetic model: batching, caching and the observer seam agree with each other.
 final class RuntimeTests: XCTestCase {
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).map { abs($0 - $1) }.max() ?? 0
-    }
+    func maxDifference(_ a: [Float], _ b: [Float]) -> Float { maxAbsDifference(a, b) }
 
     func testBatchedPrefillEqualsTokenByToken() throws {
         // Exact float32: only summation order differs. llama.cpp numerics round K/V/Q/P to float16 at

@@ -47,6 +47,16 @@ struct MissingPrerequisite: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// A raw little-endian float32 file (the fixtures' logits and dequantized values).
+func readFloats(_ url: URL) throws -> [Float] {
+    try Data(contentsOf: url).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+}
+
+/// The largest |a[i] − b[i]|.
+func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+}
+
 /// The result of running a command.
 struct CommandResult {
     let status: Int32

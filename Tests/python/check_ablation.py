@@ -15,34 +15,21 @@ Exit status 0 and a final line "ablation OK" when every check passes; otherwise 
 """
 import argparse
 import math
-import sys
 
 import h5py
 import numpy as np
 import xarray as xr
 
+from checks import COMMON_ROOT_ATTRIBUTES, check, fail
+
 TOLERANCE = 1e-5
-ROOT_ATTRIBUTES = [
-    "schema", "schema_version", "tool_version", "created", "model_path", "model_sha256", "architecture",
-    "n_layers", "n_heads", "n_kv_heads", "d_head", "rope_base", "rope_layout", "n_prompt", "n_decode",
-    "threads", "seed", "command_line", "numerics", "complete", "window", "k_values", "n_prompts",
-]
+ROOT_ATTRIBUTES = COMMON_ROOT_ATTRIBUTES + ["window", "k_values", "n_prompts"]
 METRICS = ["top_k_recall", "mass_recall", "overlap", "query_cosine"]
 # Student t 0.975 quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher expansion (as the tool).
 T_TABLE = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
            2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
            2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
            2.048407, 2.045230, 2.042272]
-
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message)
 
 
 def close(name, stored, expected, tolerance=TOLERANCE):

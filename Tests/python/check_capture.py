@@ -7,28 +7,12 @@ usage: check_capture.py FILE.h5 [--values] [--attention]
 Exit status 0 and a final line "capture OK" when every check passes; otherwise a message and status 1.
 """
 import argparse
-import sys
 
 import h5py
 import numpy as np
 import xarray as xr
 
-ROOT_ATTRIBUTES = [
-    "schema", "schema_version", "tool_version", "created", "model_path", "model_sha256", "architecture",
-    "n_layers", "n_heads", "n_kv_heads", "d_head", "rope_base", "rope_layout", "n_prompt", "n_decode",
-    "threads", "seed", "command_line", "numerics", "complete",
-]
-
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message)
-
+from checks import COMMON_ROOT_ATTRIBUTES, check, fail
 
 def expected_layout(a, values, attention):
     """path -> (dimension names, shape, dtype) as DESIGN.md and README.md document them."""
@@ -53,7 +37,7 @@ def expected_layout(a, values, attention):
 def check_h5py(path, values, attention):
     with h5py.File(path, "r") as f:
         a = dict(f.attrs)
-        for name in ROOT_ATTRIBUTES:
+        for name in COMMON_ROOT_ATTRIBUTES:
             check(name in a, f"root attribute {name!r} missing")
         for name in ["schema", "tool_version", "created", "model_path", "model_sha256", "architecture",
                      "rope_layout", "command_line", "numerics"]:
