@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Probe", dependencies: ["CBLAS", "CHDF5"], swiftSettings: releaseFlags),
         .target(name: "Analysis", dependencies: ["Probe"], swiftSettings: releaseFlags),
-        .target(name: "Compression", dependencies: ["Analysis", "Probe"], swiftSettings: releaseFlags),
+        .target(name: "Compression", dependencies: ["Analysis", "Probe", "CBLAS"], swiftSettings: releaseFlags),
         .executableTarget(
             name: "dapq-probe",
             dependencies: [

@@ -15,6 +15,20 @@ public enum Eviction {
         }
     }
 
+    /// 1-D average pooling with stride 1 and an odd `kernel` centred on each position, zero padding counted
+    /// in the mean (PyTorch's `avg_pool1d(kernel, stride=1, padding=kernel/2)`, its default
+    /// `count_include_pad`): every output is the window's sum divided by `kernel`.
+    public static func averagePool(_ scores: [Double], kernel: Int) -> [Double] {
+        precondition(kernel >= 1 && kernel % 2 == 1, "the pooling kernel must be odd, got \(kernel)")
+        let half = kernel / 2, n = scores.count
+        guard half > 0 else { return scores }
+        return (0..<n).map { i in
+            var sum = 0.0
+            for j in max(0, i - half)...min(n - 1, i + half) { sum += scores[j] }
+            return sum / Double(kernel)
+        }
+    }
+
     /// Indices to keep of `scores.count` entries under `budget`: the last `recent` always, then the highest
     /// `scores` among the others (lower index first on ties) until `budget` entries; ascending order.
     /// A budget at or above the count keeps everything.

@@ -10,6 +10,8 @@ public struct Importance: Sendable {
     public let sums: [Double]
     /// Rows × group heads that were summed.
     public let terms: Int
+    /// `[L, H, n]`: the same sums kept per query head (over rows only), when asked for.
+    public let headSums: [Double]?
 
     /// The mean, `[L, G, n]` float32: what the files store.
     public var values: [Float] { sums.map { terms > 0 ? Float($0 / Double(terms)) : .nan } }
@@ -71,8 +73,8 @@ public final class ImportanceScorer {
         extraCapacity = newExtra
     }
 
-    /// The importance `set` gives the prompt keys.
-    public func importance(of set: QuerySet) -> Importance {
+    /// The importance `set` gives the prompt keys; `perQueryHead` also keeps the sums of each query head.
+    public func importance(of set: QuerySet, perQueryHead: Bool = false) -> Importance {
         precondition(set.nLayers == nLayers && set.nHeads == nHeads && set.nKVHeads == nKVHeads && set.dHead == dHead)
         let n = promptLength, d = dHead, G = groupSize, R = set.rows
         for r in 0..<R {
@@ -84,6 +86,7 @@ public final class ImportanceScorer {
         let capacity = n + extraCapacity
         let longest = (0..<R).map { set.visiblePrompt[$0] + set.visibleOwn[$0] }.max() ?? 0
         var sums = [Double](repeating: 0, count: nLayers * nKVHeads * n)
+        var headSums = [Double](repeating: 0, count: perQueryHead ? nLayers * nHeads * n : 0)
         var groupQueries = [Double](repeating: 0, count: G * d)
         var scores = [Double](repeating: 0, count: G * max(longest, 1))
         for l in 0..<nLayers {
@@ -116,6 +119,10 @@ public final class ImportanceScorer {
                                     for member in 0..<G {
                                         let s = sc.baseAddress! + member * visible
                                         for j in 0..<promptVisible { sum[base + j] += s[j] }
+                                        if perQueryHead {
+                                            let head = (l * nHeads + g * G + member) * n
+                                            for j in 0..<promptVisible { headSums[head + j] += s[j] }
+                                        }
                                     }
                                 }
                             }
@@ -124,6 +131,7 @@ public final class ImportanceScorer {
                 }
             }
         }
-        return Importance(nLayers: nLayers, nKVHeads: nKVHeads, promptLength: n, sums: sums, terms: R * G)
+        return Importance(nLayers: nLayers, nKVHeads: nKVHeads, promptLength: n, sums: sums, terms: R * G,
+                          headSums: perQueryHead ? headSums : nil)
     }
 }

@@ -46,7 +46,11 @@ public struct LookaheadQueries {
     /// queries. Decoding does not stop at an end-of-generation token (the lookahead is a fixed length).
     public func run(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int,
                     windowImportance: Importance) -> Result {
-        let kept = keep(windowImportance: windowImportance)
+        run(model: model, cache: cache, promptLength: n, firstToken: firstToken, kept: keep(windowImportance: windowImportance))
+    }
+
+    /// The same lookahead on a cache compressed to `kept` (prompt indices per layer and KV head), however chosen.
+    public func run(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, kept: [[[Int]]]) -> Result {
         let compressed = cache.keeping(kept, extraCapacity: steps + 1)
         let recorder = QueryRecorder(config: model.config)
         var tokens: [Int] = []

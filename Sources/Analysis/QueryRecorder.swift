@@ -16,12 +16,13 @@ public final class QueryRecorder: ForwardObserver {
         self.keep = keep
     }
 
-    /// Runs `model.forward` on `tokens` at `positions`, recording the kept rows; returns the logits.
+    /// Runs `model.forward` on `tokens` at `positions`, recording the kept rows; returns the logits. An observer
+    /// that wraps this recorder (and forwards `didProject` to it) is passed as `via`.
     @discardableResult
     public func observe(_ model: LanguageModel, tokens: [Int], positions: [Int], cache: KVCache,
-                        logits: LogitsRequest = .none) -> [Float] {
+                        logits: LogitsRequest = .none, via wrapper: ForwardObserver? = nil) -> [Float] {
         pendingTokens = tokens
-        return model.forward(tokens: tokens, positions: positions, cache: cache, logits: logits, observer: self)
+        return model.forward(tokens: tokens, positions: positions, cache: cache, logits: logits, observer: wrapper ?? self)
     }
 
     public func didProject(layer: Int, positions: [Int], queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,

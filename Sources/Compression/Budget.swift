@@ -31,7 +31,7 @@ public enum Budget: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .entries(let n): return "\(n)"
-        case .fraction(let f): return "\(f * 100)%"
+        case .fraction(let f): return String(format: "%g%%", f * 100)
         }
     }
 }

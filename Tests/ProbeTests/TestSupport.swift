@@ -34,6 +34,15 @@ enum TestPaths {
         throw MissingPrerequisite("dapq-probe binary not built: run `make test` (it builds the release binary first)")
     }
 
+    /// The test venv's Python (`make venv-test`: h5py, h5netcdf, xarray, NumPy, matplotlib).
+    static func python() throws -> String {
+        let python = packageRoot.appendingPathComponent(".cache/venv-test/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw MissingPrerequisite("\(python) missing: run `make venv-test` (h5py, h5netcdf, xarray, numpy, matplotlib)")
+        }
+        return python
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dapq-probe-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

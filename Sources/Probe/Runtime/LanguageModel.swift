@@ -29,6 +29,20 @@ public final class LanguageModel: @unchecked Sendable {
         rope = Rope(layout: config.architecture.ropeLayout, dims: config.ropeDims, base: config.ropeBase)
     }
 
+    /// Applies this model's RoPE for `position` to `heads` consecutive heads of `dHead` values in place, or with
+    /// `inverse` undoes it (a post-RoPE query or key back to its pre-RoPE form, up to float rounding).
+    public func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, position: Int, inverse: Bool = false) {
+        let half = config.ropeDims / 2
+        var cos = [Float](repeating: 0, count: half), sin = [Float](repeating: 0, count: half)
+        cos.withUnsafeMutableBufferPointer { c in
+            sin.withUnsafeMutableBufferPointer { s in
+                rope.angles(position: position, cos: c.baseAddress!, sin: s.baseAddress!)
+                if inverse { for i in 0..<half { s[i] = -s[i] } }
+                rope.apply(x, heads: heads, dHead: config.dHead, position: position, cos: c.baseAddress!, sin: s.baseAddress!)
+            }
+        }
+    }
+
     /// An empty cache for this model.
     public func makeCache(capacity: Int) -> KVCache {
         KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity)
@@ -41,6 +55,29 @@ public final class LanguageModel: @unchecked Sendable {
     public func forward(tokens: [Int], positions: [Int], cache: KVCache, logits: LogitsRequest = .last,
                         observer: ForwardObserver? = nil) -> [Float] {
         precondition(tokens.count == positions.count && !tokens.isEmpty)
+        return run(tokens: tokens, positions: positions, segments: [(cache, 0..<tokens.count)], logits: logits,
+                   observer: observer)
+    }
+
+    /// Batches of at most this many rows run the same per-row kernels as a single row, so each row's result is
+    /// bit-identical to running it alone; wider batches take matrix-matrix products (equal up to rounding).
+    public static var exactBatchLimit: Int { WeightMatrix.integerBatchLimit }
+
+    /// One decoding step of several independent sequences in one batch: row `i` feeds `tokens[i]` at
+    /// `positions[i]` to `caches[i]` and attends only to that cache. The weights are read once for all rows
+    /// (matrix-matrix products instead of one matrix-vector product per sequence). Returns every row's logits,
+    /// `[rows, vocabularySize]`.
+    public func forwardBatch(tokens: [Int], positions: [Int], caches: [KVCache]) -> [Float] {
+        precondition(tokens.count == positions.count && tokens.count == caches.count && !tokens.isEmpty)
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "each row needs its own cache")
+        return run(tokens: tokens, positions: positions, segments: caches.enumerated().map { ($1, $0..<($0 + 1)) },
+                   logits: .all, observer: nil)
+    }
+
+    /// The forward pass over batch rows split into `segments`, each a run of consecutive rows that belong to
+    /// one cache: the projections see all rows at once, attention each segment against its own cache.
+    private func run(tokens: [Int], positions: [Int], segments: [(cache: KVCache, rows: Range<Int>)],
+                     logits: LogitsRequest, observer: ForwardObserver?) -> [Float] {
         let c = config, T = tokens.count, d = c.dModel
         let qDim = c.nHeads * c.dHead, kvDim = c.nKVHeads * c.dHead
         let ws = workspace
@@ -62,7 +99,7 @@ public final class LanguageModel: @unchecked Sendable {
             weights.tokenEmbedding.row(token, into: x + t * d)
             rope.angles(position: positions[t], cos: cosTable + t * c.ropeDims / 2, sin: sinTable + t * c.ropeDims / 2)
         }
-        cache.reserve(additional: T)
+        for segment in segments { segment.cache.reserve(additional: segment.rows.count) }
 
         for (l, w) in weights.layers.enumerated() {
             Kernels.rmsNorm(x, weight: w.attentionNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
@@ -89,8 +126,16 @@ public final class LanguageModel: @unchecked Sendable {
                 Kernels.roundToHalf(v, count: T * kvDim)
             }
             observer?.didProject(layer: l, positions: positions, queries: q, keys: k, values: v)
-            cache.append(layer: l, keys: k, values: v, positions: positions)
-            attend(layer: l, queries: q, rows: T, cache: cache, into: attended, observer: observer)
+            if segments.count == 1 {
+                segments[0].cache.append(layer: l, keys: k, values: v, positions: positions)
+                attend(layer: l, queries: q, rows: T, cache: segments[0].cache, into: attended, observer: observer)
+            } else {
+                for (cache, rows) in segments {
+                    cache.append(layer: l, keys: k + rows.lowerBound * kvDim, values: v + rows.lowerBound * kvDim,
+                                 positions: Array(positions[rows]))
+                }
+                attendSegments(layer: l, queries: q, segments: segments, into: attended)
+            }
             w.attentionOutput.apply(attended, count: T, into: h, scratch: scratch, numerics: numerics)
             Kernels.add(x, h, count: T * d)
 
@@ -123,7 +168,7 @@ public final class LanguageModel: @unchecked Sendable {
     private func attend(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
                         into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
         if T <= WeightMatrix.integerBatchLimit && !(observer?.wantsAttention ?? false) {
-            attendSmallBatch(layer: l, queries: q, rows: T, cache: cache, into: out)
+            attendSmallBatch(layer: l, queries: q, rows: T, cache: cache, into: out, observer: observer)
             return
         }
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
@@ -151,6 +196,9 @@ public final class LanguageModel: @unchecked Sendable {
                     for i in 0..<n {
                         Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
                     }
+                    if let sums = observer?.attentionSums(layer: l, head: head) {
+                        for i in 0..<n { Kernels.add(sums, scores + i * L, count: prior + r0 + i + 1) }
+                    }
                     if wantsAttention {
                         observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
                     }
@@ -174,9 +222,8 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
     private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
-                                  into out: UnsafeMutablePointer<Float>) {
+                                  into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
-        let scale = 1 / Float(dh).squareRoot()
         let longest = cache.maxLength
         let scoreSpace = workspace.buffer("scores", count: c.nHeads * longest)
         WorkerPool.shared.forEachRange(c.nHeads) { heads in
@@ -184,16 +231,50 @@ public final class LanguageModel: @unchecked Sendable {
                 let g = head / c.groupSize
                 let L = cache.length(layer: l, head: g)
                 let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                let scores = scoreSpace + head * longest
+                let sums = observer?.attentionSums(layer: l, head: head)
                 for i in 0..<T {
-                    let valid = L - T + i + 1
-                    let qi = q + i * qDim + head * dh
-                    for j in 0..<valid { scores[j] = Kernels.dot(qi, K + j * dh, count: dh) * scale }
-                    Kernels.softmaxPrefix(scores, valid: valid, n: valid)
-                    if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: valid) }
-                    Kernels.weightedSum(scores, rows: V, count: valid, width: dh, into: out + i * qDim + head * dh)
+                    self.attendRow(q + i * qDim + head * dh, keys: K, values: V, visible: L - T + i + 1,
+                                   scores: scoreSpace + head * longest, sums: sums, into: out + i * qDim + head * dh)
                 }
             }
         }
+    }
+
+    /// Rows of independent sequences, one segment per cache (batched decoding): every (segment, head) pair is
+    /// one work item on the worker pool, each row attending causally to its own cache only.
+    private func attendSegments(layer l: Int, queries q: UnsafeMutablePointer<Float>,
+                                segments: [(cache: KVCache, rows: Range<Int>)], into out: UnsafeMutablePointer<Float>) {
+        let c = config, dh = c.dHead, qDim = c.nHeads * dh
+        let longest = segments.map { $0.cache.maxLength }.max() ?? 0
+        let threads = WorkerPool.shared.threadCount
+        let scoreSpace = workspace.buffer("scores", count: threads * longest)
+        WorkerPool.shared.run { part in
+            let items = segments.count * c.nHeads
+            let scores = scoreSpace + part * longest
+            for item in (items * part / threads)..<(items * (part + 1) / threads) {
+                let (cache, rows) = segments[item / c.nHeads]
+                let head = item % c.nHeads, g = head / c.groupSize
+                let L = cache.length(layer: l, head: g)
+                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                for (i, row) in rows.enumerated() {
+                    self.attendRow(q + row * qDim + head * dh, keys: K, values: V, visible: L - rows.count + i + 1,
+                                   scores: scores, sums: nil, into: out + row * qDim + head * dh)
+                }
+            }
+        }
+    }
+
+    /// One query row of one head over the first `visible` cache entries: scaled dot products, softmax (added to
+    /// `sums` when given), float16 rounding of the probabilities under llama.cpp numerics, weighted sum of values.
+    private func attendRow(_ query: UnsafePointer<Float>, keys K: UnsafePointer<Float>, values V: UnsafePointer<Float>,
+                           visible: Int, scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>?,
+                           into out: UnsafeMutablePointer<Float>) {
+        let dh = config.dHead
+        let scale = 1 / Float(dh).squareRoot()
+        for j in 0..<visible { scores[j] = Kernels.dot(query, K + j * dh, count: dh) * scale }
+        Kernels.softmaxPrefix(scores, valid: visible, n: visible)
+        if let sums { Kernels.add(sums, scores, count: visible) }
+        if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: visible) }
+        Kernels.weightedSum(scores, rows: V, count: visible, width: dh, into: out)
     }
 }

@@ -1,0 +1,77 @@
+import Analysis
+import Probe
+
+/// How scores are smoothed over neighbouring prompt positions before the top entries are chosen.
+public enum Pooling: String, CaseIterable, Sendable {
+    /// Max over the kernel (SnapKV's published choice, our default).
+    case max
+    /// Mean over the kernel, zero padding counted (kvpress's choice).
+    case avg
+}
+
+/// How the query heads that share one KV head are combined into that KV head's score.
+public enum GroupAggregation: String, CaseIterable, Sendable {
+    /// Mean of the group's query heads (kvpress; the importance of DESIGN.md).
+    case mean
+    /// The largest of the group's query heads.
+    case max
+}
+
+/// Every knob of the policies (DESIGN.md, "Compression policies"); the defaults are the documented ones.
+public struct CompressionSettings: Sendable {
+    /// SnapKV's observation window `w`: the last `w` prompt queries score the keys, and the last `w` prompt
+    /// entries are always kept (`snapkv`, `pyramidkv`, `laq`, `dapq`).
+    public var window = 32
+    /// Pooling kernel (odd) and type over the scores of the window-scored policies.
+    public var poolKernel = 7
+    public var pooling = Pooling.max
+    public var aggregation = GroupAggregation.mean
+    /// Always-kept most recent prompt entries of the window-scored policies; nil: the window `w`.
+    public var recent: Int?
+    /// Recent entries `h2o` keeps beside its heavy hitters, as a fraction of the budget (H2O's half).
+    public var h2oRecentFraction = 0.5
+    /// Attention sinks `streaming` keeps at the start.
+    public var sinks = 4
+    /// PyramidKV: the last layer keeps (B − w)/β non-window entries, the first 2(B − w) − that.
+    public var pyramidBeta = 20
+    /// LAQ: greedy tokens decoded on the SnapKV-compressed cache, and the last prompt queries added.
+    public var lookaheadSteps = 8
+    public var lookaheadPromptQueries = 8
+    /// DapQ: pseudo tokens (at positions n … n+w−1), their content, `a` of `prefix+suffix`, and how many of the
+    /// last real prompt queries join them (r).
+    public var pseudoCount = 32
+    public var pseudoContent = PseudoContent.prefixSuffix
+    public var pseudoPrefixCount = 4
+    public var pseudoPromptQueries = 0
+    /// Expected Attention: future positions the query statistics are rotated to, sinks always kept, whether
+    /// the covariance term and the value norms enter, and kvpress's ε.
+    public var expectedFuturePositions = 512
+    public var expectedSinks = 4
+    public var expectedCovariance = true
+    public var expectedValueNorm = true
+    public var expectedEpsilon = 0.0
+    /// Seed of `random` and of DapQ's `random` content.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// The always-kept recent entries of the window-scored policies.
+    public var recentKept: Int { recent ?? window }
+
+    /// Refuses settings that cannot work for any prompt.
+    public func check() throws {
+        guard window >= 1 else { throw ProbeError("--window must be at least 1") }
+        guard poolKernel >= 1, poolKernel % 2 == 1 else { throw ProbeError("--pool-kernel must be odd, got \(poolKernel)") }
+        if let recent, recent < 0 { throw ProbeError("--recent must not be negative") }
+        guard h2oRecentFraction >= 0, h2oRecentFraction <= 1 else { throw ProbeError("the h2o recent fraction must be in [0, 1]") }
+        guard sinks >= 0 else { throw ProbeError("--sinks must not be negative") }
+        guard pyramidBeta >= 1 else { throw ProbeError("--pyramid-beta must be at least 1") }
+        guard lookaheadSteps >= 1, lookaheadPromptQueries >= 0 else { throw ProbeError("--lookahead-steps must be at least 1") }
+        guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
+        guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {
+            throw ProbeError("--pseudo-prefix must be below --pseudo-count (\(pseudoCount))")
+        }
+        guard pseudoPromptQueries >= 0 else { throw ProbeError("--pseudo-prompt-queries must not be negative") }
+        guard expectedFuturePositions >= 1, expectedSinks >= 0 else { throw ProbeError("--expected-future must be at least 1") }
+    }
+}

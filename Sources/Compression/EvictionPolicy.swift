@@ -1,0 +1,63 @@
+import Foundation
+import Probe
+
+/// A way of choosing which prompt entries each (layer, KV head) keeps (DESIGN.md, "Compression policies").
+/// `scores` holds the work that does not depend on the budget (done once per prompt), `keep` the choice for
+/// one budget.
+public protocol EvictionPolicy {
+    /// The name the command line and the files use.
+    var name: String { get }
+    /// Refuses a prompt of `promptLength` tokens the policy cannot work on (e.g. shorter than its window).
+    func check(promptLength: Int) throws
+    /// The prompt keys' scores; nil for policies that choose by position alone.
+    func scores(_ evidence: PromptEvidence) throws -> KeyScores?
+    /// The kept entries for `budget` entries per (layer, KV head) (`budget < n`).
+    func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries
+}
+
+extension EvictionPolicy {
+    public func check(promptLength: Int) throws {}
+
+    /// The same `budget` in every layer, `recent` entries always kept, the rest by `scores`.
+    func keepTop(_ scores: KeyScores?, budget: Int, recent: Int, evidence: PromptEvidence) -> KeptEntries {
+        guard let scores else { preconditionFailure("\(name) keeps by scores but computed none") }
+        return KeySelection.keep(scores, budgets: KeySelection.uniform(budget, layers: scores.nLayers), recent: recent)
+    }
+}
+
+/// The policies by name.
+public enum PolicyName: String, CaseIterable, Sendable {
+    case full, random, streaming, h2o, snapkv, pyramidkv, tova, expected, laq, dapq, oracle
+
+    /// Parses a comma-separated list (`snapkv,dapq`); `all` means every policy.
+    public static func parseList(_ text: String) throws -> [PolicyName] {
+        if text.trimmingCharacters(in: .whitespaces) == "all" { return allCases }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, !names.contains("") else { throw ProbeError("--policy needs a comma-separated list of policies") }
+        let policies = try names.map { name in
+            guard let p = PolicyName(rawValue: name) else {
+                throw ProbeError("unknown policy '\(name)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return p
+        }
+        guard Set(policies).count == policies.count else { throw ProbeError("--policy lists a policy twice") }
+        return policies
+    }
+
+    /// The policy with `settings`.
+    public func make(_ settings: CompressionSettings) -> EvictionPolicy {
+        switch self {
+        case .full: return FullPolicy()
+        case .random: return RandomPolicy(seed: settings.seed)
+        case .streaming: return StreamingPolicy(sinks: settings.sinks)
+        case .h2o: return H2OPolicy(settings: settings)
+        case .snapkv: return SnapKVPolicy(settings: settings)
+        case .pyramidkv: return PyramidKVPolicy(settings: settings)
+        case .tova: return TOVAPolicy(settings: settings)
+        case .expected: return ExpectedAttentionPolicy(settings: settings)
+        case .laq: return LookaheadPolicy(settings: settings)
+        case .dapq: return DapQPolicy(settings: settings)
+        case .oracle: return OraclePolicy()
+        }
+    }
+}

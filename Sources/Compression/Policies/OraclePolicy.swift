@@ -1,0 +1,18 @@
+import Probe
+
+/// `oracle`: the true decoding queries of the full-cache answer rank the keys; the top B by that importance
+/// are kept. An upper bound for query-based policies (it needs the answer it is meant to produce).
+public struct OraclePolicy: EvictionPolicy {
+    public let name = "oracle"
+    public init() {}
+
+    public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
+        guard let truth = evidence.truth else { preconditionFailure("oracle needs the full-cache decoding queries") }
+        guard truth.rows > 0 else { throw ProbeError("oracle: the full-cache answer is empty, so there are no true decoding queries") }
+        return evidence.scores(of: truth, aggregation: .mean)
+    }
+
+    public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
+        keepTop(scores, budget: budget, recent: 0, evidence: evidence)
+    }
+}

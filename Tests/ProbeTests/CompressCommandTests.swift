@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+
+/// `dapq-probe compress` end to end on the real model: the JSON lines, the HDF5 file checked by h5py/NumPy,
+/// and one-line refusals of bad budgets, policies and windows.
+final class CompressCommandTests: TemporaryDirectoryTestCase {
+    func testJSONLinesAndTheFileAgainstNumPy() throws {
+        let model = try TestPaths.smolLM2()
+        let out = path("compress.h5")
+        let prompt = "The committee met on Tuesday to discuss the budget. After a long debate, they agreed to fund the new library "
+            + "and to repair the old bridge. The mayor thanked everyone. What did the committee agree to fund?"
+        let result = try runCommand(try TestPaths.binary(), [
+            "compress", "--model", model, "--prompt", prompt, "--chat", "--policy", "all", "--budget", "16,40%",
+            "--window", "8", "--pseudo-count", "8", "--max-tokens", "8", "--json", "--out", out, "--progress", "never",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1 + 10 * 2, "full once, every other policy at both budgets")
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            for key in ["policy", "budget", "text", "cache_bytes", "score_ms", "agreement", "entries"] {
+                XCTAssertNotNil(object[key], "\(key) in \(line)")
+            }
+        }
+        let check = try runCommand(try TestPaths.python(), [TestPaths.packageRoot.appendingPathComponent("Tests/python/check_compress.py").path, out])
+        XCTAssertEqual(check.status, 0, "check_compress.py:\n\(check.stdout)\n\(check.stderr)")
+        XCTAssertTrue(check.stdout.hasSuffix("compress OK\n"), check.stdout)
+
+        // The same output again without --force is refused and leaves the file as it was.
+        let before = try Data(contentsOf: URL(fileURLWithPath: out))
+        let again = try runCommand(try TestPaths.binary(), ["compress", "--model", model, "--prompt", prompt, "--out", out])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains(out), again.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), before)
+    }
+
+    func testBadInputIsAOneLineError() throws {
+        let model = try TestPaths.smolLM2()
+        func refused(_ extra: [String], _ fragment: String, line: UInt = #line) throws {
+            let result = try runCommand(try TestPaths.binary(), ["compress", "--model", model, "--prompt", "Hello there."] + extra)
+            XCTAssertNotEqual(result.status, 0, line: line)
+            let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertFalse(message.contains("\n"), "one line: \(message)", line: line)
+            XCTAssertTrue(message.contains(fragment), "expected '\(fragment)' in: \(message)", line: line)
+        }
+        try refused(["--budget", "0"], "budget '0'")
+        try refused(["--budget=-4"], "budget '-4'")
+        try refused(["--budget", "150%"], "at most 100%")
+        try refused(["--policy", "snapkv,magic"], "unknown policy 'magic'")
+        try refused(["--policy", "snapkv", "--budget", "2"], "policy snapkv needs a window of 32 prompt tokens")
+        let out = path("never.h5")
+        try refused(["--policy", "dapq", "--out", out], "policy dapq needs a window")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no output file after a refusal")
+    }
+}
