@@ -90,3 +90,10 @@ models:
 parity: setup models
 	swift build $(SWIFT_RELEASE) -Xswiftc -enable-testing
 	DAPQ_PROBE_PARITY_1_5B=1 swift test $(SWIFT_RELEASE) -Xswiftc -enable-testing --filter Qwen
+
+## kvpress cross-check fixtures (issue 10): a throwaway venv with NVIDIA's kvpress (scripts/kvpress/venv.sh),
+## then Tests/Fixtures/kvpress/ from our token ids (see scripts/kvpress/README.md). About 5 minutes on 2 cores.
+.PHONY: kvpress-fixtures
+kvpress-fixtures: build
+	bash scripts/kvpress/venv.sh
+	.cache/venv-kvpress/bin/python scripts/kvpress/make_kvpress_fixtures.py --cli $(BIN) --threads $(THREADS)
