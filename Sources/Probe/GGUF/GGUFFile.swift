@@ -121,6 +121,14 @@ public final class GGUFFile: @unchecked Sendable {
         return dataOffset + end
     }
 
+    /// The size a complete file has: the data section start plus the end of the last tensor padded to the
+    /// alignment (GGUF writers pad every tensor's data, the last one included). A joined or copied model whose
+    /// `fileSize` differs is truncated or has trailing bytes.
+    public var expectedFileSize: Int {
+        let end = accountedSize - dataOffset
+        return dataOffset + (end + alignment - 1) / alignment * alignment
+    }
+
     public func tensor(named name: String) -> GGUFTensorInfo? { tensorIndex[name].map { tensors[$0] } }
 
     /// Raw bytes of a tensor, valid while this file is alive.
