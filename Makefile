@@ -59,11 +59,39 @@ plots: venv-test
 	else \
 	  echo "plots: no capture at $(CAPTURE) (make one with dapq-probe capture ... --out $(CAPTURE), or set CAPTURE=)"; \
 	fi
+	@for f in $(EVAL_DIR)/niah.h5 $(EVAL_DIR)/ruler.h5; do \
+	  if [ -f "$$f" ]; then $(VENV_TEST)/bin/python notebooks-data/plot_eval.py "$$f" --out "$(PLOTS)"; \
+	  else echo "plots: no evaluation at $$f (make eval, or set EVAL_DIR=)"; fi; \
+	done
 	@if [ -f "$(ABLATION)" ]; then \
 	  $(VENV_TEST)/bin/python notebooks-data/plot_ablation.py "$(ABLATION)" --out "$(PLOTS)"; \
 	else \
 	  echo "plots: no ablation at $(ABLATION) (make one with dapq-probe ablate ... --out $(ABLATION), or notebooks-data/ablation_run.sh, or set ABLATION=)"; \
 	fi
+
+## The reference evaluation (issue 7): NIAH at 1000, 2000, 4000 tokens x 11 depths and the three RULER single-needle
+## tasks at 2000 tokens x 20 samples, every policy at budgets 32, 64, 128, 256, on MODEL (default SmolLM2-135M).
+## Resumable: an interrupted `make eval` continues where it stopped. Files go to EVAL_DIR (git-ignored out/); the CSVs
+## and plots of the reference run are copied to notebooks-data/eval/<model>/.
+MODEL ?= smollm2-135m
+EVAL_DIR ?= out/eval/$(MODEL)
+EVAL_POLICIES ?= full,dapq,snapkv,laq,h2o,streaming,pyramidkv,tova,expected,random,oracle
+EVAL_ARGS ?=
+.PHONY: eval
+eval: build venv-test
+	@mkdir -p $(EVAL_DIR) notebooks-data/eval/$(MODEL)
+	@if [ ! -f $(EVAL_DIR)/niah.h5 ]; then \
+	  /usr/bin/time -f "niah sweep: %e s wall" $(BIN) niah --model $(MODEL) --threads $(THREADS) --lengths 1000,2000,4000 \
+	    --depths 0,10,20,30,40,50,60,70,80,90,100 --policies $(EVAL_POLICIES) --budgets 32,64,128,256 \
+	    --out $(EVAL_DIR)/niah.h5 --resume --progress always $(EVAL_ARGS) | tee $(EVAL_DIR)/niah.txt; fi
+	@if [ ! -f $(EVAL_DIR)/ruler.h5 ]; then \
+	  /usr/bin/time -f "ruler sweep: %e s wall" $(BIN) ruler --model $(MODEL) --threads $(THREADS) --lengths 2000 --samples 20 \
+	    --policies $(EVAL_POLICIES) --budgets 32,64,128,256 --out $(EVAL_DIR)/ruler.h5 --resume --progress always $(EVAL_ARGS) \
+	    | tee $(EVAL_DIR)/ruler.txt; fi
+	cp $(EVAL_DIR)/niah.csv $(EVAL_DIR)/ruler.csv notebooks-data/eval/$(MODEL)/
+	cp $(EVAL_DIR)/niah.txt $(EVAL_DIR)/ruler.txt notebooks-data/eval/$(MODEL)/ 2>/dev/null || true
+	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/niah.h5 --out notebooks-data/eval/$(MODEL)
+	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/ruler.h5 --out notebooks-data/eval/$(MODEL)
 
 clean:
 	rm -rf .build

@@ -131,7 +131,7 @@ def heatmap_figure(cells, facts, task, budget, out):
     return path
 
 
-def curves_figure(cells, facts, out):
+def curves_figure(cells, facts, out, name="score_vs_budget"):
     tasks = ordered(cells["task"])
     if not tasks:
         print("plot_eval: the file holds no cells; no curves drawn")
@@ -173,7 +173,7 @@ def curves_figure(cells, facts, out):
         ax.grid(True, alpha=0.3)
     fig.legend(list(handles.values()), list(handles.keys()), loc="outside right center", fontsize=8)
     fig.suptitle("score versus budget" + (f" ({facts['model']})" if facts["model"] else ""), fontsize=10)
-    path = os.path.join(out, "score_vs_budget.png")
+    path = os.path.join(out, f"{name}.png")
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
@@ -188,7 +188,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cells, facts = load(args.eval)
     os.makedirs(args.out, exist_ok=True)
-    for path in (heatmap_figure(cells, facts, args.heatmap_task, args.budget, args.out), curves_figure(cells, facts, args.out)):
+    stem = os.path.splitext(os.path.basename(args.eval))[0]
+    curves = curves_figure(cells, facts, args.out, f"{stem}_score_vs_budget")
+    for path in (heatmap_figure(cells, facts, args.heatmap_task, args.budget, args.out), curves):
         if path:
             print(path)
 

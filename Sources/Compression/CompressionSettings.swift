@@ -55,6 +55,18 @@ public struct CompressionSettings: Sendable {
 
     public init() {}
 
+    /// Every setting by name (what sweep files record in their grid, and what must match to merge them).
+    public var record: [String: String] {
+        ["window": "\(window)", "pool_kernel": "\(poolKernel)", "pooling": pooling.rawValue, "aggregation": aggregation.rawValue,
+         "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
+         "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
+         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "pseudo_count": "\(pseudoCount)",
+         "pseudo_content": pseudoContent.name, "pseudo_prefix_count": "\(pseudoPrefixCount)",
+         "pseudo_prompt_queries": "\(pseudoPromptQueries)", "expected_future_positions": "\(expectedFuturePositions)",
+         "expected_sinks": "\(expectedSinks)", "expected_covariance": "\(expectedCovariance)",
+         "expected_value_norm": "\(expectedValueNorm)", "expected_epsilon": "\(expectedEpsilon)", "seed": "\(seed)"]
+    }
+
     /// The always-kept recent entries of the window-scored policies.
     public var recentKept: Int { recent ?? window }
 

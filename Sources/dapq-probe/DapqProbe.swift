@@ -9,5 +9,6 @@ struct DapqProbe: ParsableCommand {
         abstract: "Does the position of a pseudo query matter more than its content? Measurements on real GGUF models.",
         version: ToolVersion.string,
         subcommands: [GenerateCommand.self, TokenizeCommand.self, InfoCommand.self, BenchForwardCommand.self, BenchKernelsCommand.self,
-                      CaptureCommand.self, InspectCommand.self, AblateCommand.self, ModelsCommand.self, CompressCommand.self])
+                      CaptureCommand.self, InspectCommand.self, AblateCommand.self, ModelsCommand.self, CompressCommand.self,
+                      NiahCommand.self, RulerCommand.self])
 }

@@ -1,0 +1,147 @@
+import Foundation
+import Probe
+
+/// The eval file (`schema = "dapq-probe/eval"`, version 1) and the CSV beside it (same name, `.csv`).
+///
+/// Root attributes: the common header (`ModelProvenance`), `grid` (the grid as canonical JSON), `shard`
+/// (`I/N`; `1/1` for a whole or merged run), `units` (how many units of the grid this file holds), `seed`,
+/// `n_prompt` and `n_decode` (the largest prompt and answer limit), `complete`. Group `cells/` holds 1-D
+/// datasets over dimension `cell`, one row per cell in grid order: `task`, `policy`, `answer`, `reference`
+/// (strings); `length`, `sample` (−1 for NIAH), `budget` (0: full cache), `entries`, `prompt_tokens`,
+/// `generated_tokens` (int32); `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`,
+/// `decode_ms` (float64); `cache_bytes` (int64).
+public enum EvaluationFile {
+    public static let schema = "dapq-probe/eval"
+    public static let schemaVersion = 1
+
+    /// The CSV's header, in column order.
+    public static let csvColumns = ["task", "length", "depth", "sample", "policy", "budget", "score", "answer", "cache_bytes",
+                                    "prefill_ms", "score_ms", "decode_ms", "entries", "reference", "needle_depth",
+                                    "prompt_tokens", "generated_tokens"]
+
+    /// What a file holds besides its rows.
+    public struct Contents {
+        public var grid: EvaluationGrid
+        public var gridJSON: String
+        public var shard: Shard
+        public var modelPath: String
+        public var modelSHA256: String
+        public var toolVersion: String
+        public var rows: [EvaluationRow]
+    }
+
+    /// Writes `rows` to `output` (HDF5) and `csv`, each under a temporary name until complete.
+    public static func write(rows: [EvaluationRow], grid: EvaluationGrid, shard: Shard, units: Int, metadata: ModelProvenance,
+                             to output: AtomicOutputFile, csv: AtomicOutputFile) throws {
+        do {
+            let file = try HDF5File.create(output.temporaryPath)
+            do {
+                try writeContents(file, rows: rows, grid: grid, shard: shard, units: units, metadata: metadata)
+                try file.setAttribute("complete", 1)
+                file.close()
+            } catch {
+                file.close()
+                throw error
+            }
+            try csv.write(Array(csvText(rows).utf8))
+            try output.commit()
+            try csv.commit()
+        } catch {
+            output.discard()
+            csv.discard()
+            if let error = error as? ProbeError { throw error }
+            throw ProbeError("\(output.targetPath): writing the evaluation failed: \(error)")
+        }
+    }
+
+    private static func writeContents(_ f: HDF5File, rows: [EvaluationRow], grid: EvaluationGrid, shard: Shard, units: Int,
+                                      metadata: ModelProvenance) throws {
+        try metadata.writeHeader(to: f, schema: schema, schemaVersion: schemaVersion)
+        try f.setAttribute("grid", grid.json)
+        try f.setAttribute("shard", shard.description)
+        try f.setAttribute("units", units)
+        try f.setAttribute("seed", Int(bitPattern: UInt(grid.seed)))
+        try f.setAttribute("n_prompt", rows.map(\.promptTokens).max() ?? 0)
+        try f.setAttribute("n_decode", rows.map(\.generatedTokens).max() ?? 0)
+        try f.makeDimensionScale(name: "cell", values: Array(0..<rows.count), description: "one policy × budget on one prompt")
+        func strings(_ name: String, _ values: [String], _ description: String) throws {
+            try f.createStringDataset("cells/\(name)", values: values, description: description).attachScales(["cell"])
+        }
+        func ints(_ name: String, _ values: [Int], _ description: String) throws {
+            try f.createDataset("cells/\(name)", values: values.map(Int32.init), shape: [rows.count], description: description)
+                .attachScales(["cell"])
+        }
+        func doubles(_ name: String, _ values: [Double], _ description: String) throws {
+            try f.createDataset("cells/\(name)", values: values, shape: [rows.count], description: description).attachScales(["cell"])
+        }
+        try strings("task", rows.map(\.task), "niah, niah_single_1, niah_single_2 or niah_single_3")
+        try strings("policy", rows.map(\.policy), "eviction policy")
+        try strings("answer", rows.map(\.answer), "the greedy answer (after the answer prefix)")
+        try strings("reference", rows.map(\.reference), "reference answers, joined by ' | '")
+        try ints("length", rows.map(\.length), "prompt length asked for, in tokens")
+        try ints("sample", rows.map(\.sample), "RULER sample index (-1 for NIAH)")
+        try ints("budget", rows.map(\.budget), "entries per (layer, KV head) asked for (0: the full cache)")
+        try ints("entries", rows.map(\.entries), "entries kept per (layer, KV head) (the mean for pyramidkv)")
+        try ints("prompt_tokens", rows.map(\.promptTokens), "prompt tokens")
+        try ints("generated_tokens", rows.map(\.generatedTokens), "answer tokens")
+        try doubles("depth", rows.map { $0.depth ?? .nan }, "NIAH needle depth in percent (NaN for RULER)")
+        try doubles("needle_depth", rows.map(\.needleDepth), "where the needle sits, in percent of the haystack")
+        try doubles("score", rows.map(\.score), "NIAH: fraction of the reference's words present; RULER: string_match_all")
+        try doubles("prefill_ms", rows.map(\.prefillMs), "milliseconds of the prompt's prefill (shared by its cells)")
+        try doubles("score_ms", rows.map(\.scoreMs), "milliseconds of the policy's scoring and selection")
+        try doubles("decode_ms", rows.map(\.decodeMs), "this answer's share of the batched decoding, by tokens")
+        try f.createDataset("cells/cache_bytes", values: rows.map { Int64($0.cacheBytes) }, shape: [rows.count],
+                            description: "bytes of keys and values held after eviction").attachScales(["cell"])
+    }
+
+    /// The rows as CSV (RFC 4180 quoting), header first.
+    public static func csvText(_ rows: [EvaluationRow]) -> String {
+        func quoted(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        func number(_ x: Double) -> String { String(format: "%.6g", x) }
+        var lines = [csvColumns.joined(separator: ",")]
+        for r in rows {
+            let fields = [r.task, String(r.length), r.depth.map { EvaluationGrid.format($0) } ?? "", String(r.sample), r.policy,
+                          String(r.budget), String(r.score), quoted(r.answer), String(r.cacheBytes), number(r.prefillMs),
+                          number(r.scoreMs), number(r.decodeMs), String(r.entries), quoted(r.reference),
+                          String(r.needleDepth), String(r.promptTokens), String(r.generatedTokens)]
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The CSV path beside an eval file: `x.h5` → `x.csv`.
+    public static func csvPath(for out: String) -> String {
+        let url = URL(fileURLWithPath: out)
+        return url.pathExtension.isEmpty ? out + ".csv" : url.deletingPathExtension().path + ".csv"
+    }
+
+    /// Reads an eval file back (a complete one only).
+    public static func read(_ path: String) throws -> Contents {
+        let f: HDF5File
+        do { f = try HDF5File.open(path) } catch { throw ProbeError("\(path): cannot open as HDF5: \(error)") }
+        defer { f.close() }
+        guard (try? f.stringAttribute("schema")) == schema else { throw ProbeError("\(path): not a dapq-probe eval file") }
+        guard (try? f.attribute("complete", as: Int.self)) == 1 else { throw ProbeError("\(path): the file is not complete") }
+        let gridJSON = try f.stringAttribute("grid")
+        func strings(_ n: String) throws -> [String] { try f.openDataset("cells/\(n)").readStrings() }
+        func ints(_ n: String) throws -> [Int] { try f.openDataset("cells/\(n)").read(Int32.self).map(Int.init) }
+        func doubles(_ n: String) throws -> [Double] { try f.openDataset("cells/\(n)").read(Double.self) }
+        let task = try strings("task"), policy = try strings("policy"), answer = try strings("answer"), reference = try strings("reference")
+        let length = try ints("length"), sample = try ints("sample"), budget = try ints("budget"), entries = try ints("entries")
+        let promptTokens = try ints("prompt_tokens"), generated = try ints("generated_tokens")
+        let depth = try doubles("depth"), needleDepth = try doubles("needle_depth"), score = try doubles("score")
+        let prefill = try doubles("prefill_ms"), scoreMs = try doubles("score_ms"), decode = try doubles("decode_ms")
+        let bytes = try f.openDataset("cells/cache_bytes").read(Int64.self)
+        let rows = task.indices.map { i in
+            EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
+                          budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
+                          needleDepth: needleDepth[i], promptTokens: promptTokens[i], generatedTokens: generated[i],
+                          cacheBytes: Int(bytes[i]), prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i])
+        }
+        return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON, shard: try Shard(parsing: try f.stringAttribute("shard")),
+                        modelPath: try f.stringAttribute("model_path"), modelSHA256: try f.stringAttribute("model_sha256"),
+                        toolVersion: try f.stringAttribute("tool_version"), rows: rows)
+    }
+}

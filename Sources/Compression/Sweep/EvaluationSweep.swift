@@ -1,0 +1,115 @@
+import Foundation
+import Probe
+
+/// Where a running sweep is, for a progress display.
+public enum SweepProgress: Sendable {
+    /// Unit `index` (0-based) of `count` in this shard starts; `skipped` units were finished before (resume).
+    case unit(name: String, index: Int, count: Int, skipped: Int, elapsed: Double)
+    case compression(CompressionProgress)
+}
+
+/// Runs a grid of NIAH / RULER prompts × policies × budgets (DESIGN.md, "Evaluation"): each prompt is built,
+/// prefilled once, every policy × budget cache decoded in one batch, the answers scored; each finished prompt's
+/// rows go to the journal at once.
+public struct EvaluationSweep {
+    public let compressor: Compressor
+    public let grid: EvaluationGrid
+    public let samples: EvaluationSamples
+
+    public init(compressor: Compressor, grid: EvaluationGrid, samples: EvaluationSamples) {
+        self.compressor = compressor
+        self.grid = grid
+        self.samples = samples
+    }
+
+    /// Refuses, before any long work, units that cannot run (too long for the context, shorter than a window).
+    public func check(_ units: [EvaluationUnit]) throws {
+        let policies = grid.policies.compactMap(PolicyName.init(rawValue:))
+        let context = compressor.model.config.contextLength
+        for unit in units {
+            guard unit.length + unit.task.maxNewTokens + compressor.settings.pseudoCount <= context else {
+                throw ProbeError("\(unit.name): \(unit.length) prompt tokens and \(unit.task.maxNewTokens) answer tokens exceed the model's context of \(context) tokens")
+            }
+            for policy in policies { try policy.make(compressor.settings).check(promptLength: unit.length) }
+        }
+    }
+
+    /// Runs this shard's units that the journal does not hold yet; returns all of the shard's rows in grid order.
+    public func run(shard: Shard, journal: EvaluationJournal, progress: ((SweepProgress) -> Void)? = nil) throws -> [EvaluationRow] {
+        let units = shard.units(of: grid.units)
+        try check(units)
+        let finished = journal.finishedUnits
+        let todo = units.filter { !finished.contains($0.name) }
+        let start = Date()
+        for (index, unit) in todo.enumerated() {
+            progress?(.unit(name: unit.name, index: index, count: todo.count, skipped: units.count - todo.count,
+                            elapsed: Date().timeIntervalSince(start)))
+            try journal.append(try rows(for: unit) { progress?(.compression($0)) })
+        }
+        let byUnit = Dictionary(grouping: journal.rows, by: \.unitName)
+        return units.flatMap { byUnit[$0.name] ?? [] }
+    }
+
+    /// Builds, compresses, decodes and scores one unit.
+    public func rows(for unit: EvaluationUnit, progress: ((CompressionProgress) -> Void)? = nil) throws -> [EvaluationRow] {
+        let sample = try samples.sample(unit)
+        let policies = grid.policies.compactMap(PolicyName.init(rawValue:))
+        let result = try compressor.run(prompt: sample.promptTokens, policies: policies, budgets: grid.budgets.map(Budget.entries),
+                                        maxTokens: sample.maxNewTokens, progress: progress)
+        let totalTokens = max(1, result.cells.reduce(0) { $0 + $1.tokens.count })
+        return result.cells.map { cell in
+            let budget: Int
+            if case .entries(let b) = cell.budget, cell.policy != PolicyName.full.rawValue { budget = b } else { budget = 0 }
+            return EvaluationRow(
+                task: unit.task.name, length: unit.length, depth: unit.depth, sample: unit.sample ?? -1, policy: cell.policy,
+                budget: budget, entries: cell.entries, score: sample.score(answer: cell.text), answer: cell.text,
+                reference: sample.references.joined(separator: " | "), needleDepth: sample.needleDepthPercent,
+                promptTokens: sample.promptTokens.count, generatedTokens: cell.tokens.count, cacheBytes: cell.cacheBytes,
+                prefillMs: result.prefillSeconds * 1000, scoreMs: cell.scoreSeconds * 1000,
+                decodeMs: result.decodeSeconds * 1000 * Double(cell.tokens.count) / Double(totalTokens))
+        }
+    }
+}
+
+/// Builds the sample of a unit: NIAH from the needle texts and the haystack, RULER from its templates.
+public final class EvaluationSamples {
+    public let format: EvaluationPromptFormat
+    public let grid: EvaluationGrid
+    private var haystack: Haystack?
+    private var wordList: RulerWordList?
+    private let haystackPath: String?
+    private let wordListPath: String
+
+    public init(model: LanguageModel, grid: EvaluationGrid, haystackPath: String?, wordListPath: String) throws {
+        format = try EvaluationPromptFormat(model: model, chat: true)
+        self.grid = grid
+        self.haystackPath = haystackPath
+        self.wordListPath = wordListPath
+    }
+
+    /// The essays (loaded once).
+    public func essays() throws -> Haystack {
+        if let haystack { return haystack }
+        let loaded = try Haystack(path: haystackPath)
+        haystack = loaded
+        return loaded
+    }
+
+    public func words() throws -> RulerWordList {
+        if let wordList { return wordList }
+        let loaded = try RulerWordList(path: wordListPath)
+        wordList = loaded
+        return loaded
+    }
+
+    public func sample(_ unit: EvaluationUnit) throws -> EvaluationSample {
+        if unit.task.isRuler {
+            let essays = RulerTask.haystackKind(of: unit.task) == .essay ? try self.essays() : nil
+            return try RulerTask(task: unit.task, format: format, wordList: try words(), haystack: essays, seed: grid.seed)
+                .sample(length: unit.length, index: unit.sample ?? 0)
+        }
+        return try NeedleTask(haystack: try essays(), format: format, needle: grid.needle, question: grid.question,
+                              answerPrefix: grid.answerPrefix, answer: grid.answer)
+            .sample(length: unit.length, depthPercent: unit.depth ?? 0)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import XCTest
+
+@testable import Compression
+@testable import Probe
+
+/// `niah` and `ruler` end to end on a small grid (one length, two depths or samples, two policies, one budget):
+/// the HDF5 and CSV checked from outside (scores recomputed), a sweep killed midway and resumed, refusals.
+final class EvaluationSweepTests: TemporaryDirectoryTestCase {
+    private func niah(_ out: String, _ extra: [String] = []) throws -> CommandResult {
+        try runCommand(try TestPaths.binary(), [
+            "niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "10,90", "--policies", "full,snapkv",
+            "--budgets", "32", "--window", "16", "--out", out, "--progress", "always",
+        ] + extra)
+    }
+
+    private func checkWithPython(_ out: String, line: UInt = #line) throws {
+        let check = try runCommand(try TestPaths.python(), [
+            TestPaths.packageRoot.appendingPathComponent("Tests/python/check_eval.py").path, out, EvaluationFile.csvPath(for: out),
+        ])
+        XCTAssertEqual(check.status, 0, "check_eval.py:\n\(check.stdout)\n\(check.stderr)", line: line)
+        XCTAssertTrue(check.stdout.hasSuffix("eval OK\n"), check.stdout, line: line)
+    }
+
+    func testNIAHSmallGridFilesSummaryAndRefusals() throws {
+        let out = path("niah.h5")
+        let result = try niah(out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("full cache (reference)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("snapkv"), result.stdout)
+        try checkWithPython(out)
+        let contents = try EvaluationFile.read(out)
+        XCTAssertEqual(contents.rows.count, 2 * (1 + 1))
+        XCTAssertEqual(contents.rows.map(\.policy), ["full", "snapkv", "full", "snapkv"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)), "the journal is removed when done")
+
+        let again = try niah(out)
+        XCTAssertNotEqual(again.status, 0, "an existing output is refused without --force")
+        XCTAssertTrue(again.stderr.contains(out), again.stderr)
+        let tooLong = try niah(path("long.h5"), ["--lengths", "9000"])
+        XCTAssertNotEqual(tooLong.status, 0)
+        XCTAssertTrue(tooLong.stderr.contains("exceed the model's context"), tooLong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("long.h5")))
+    }
+
+    func testAKilledSweepResumesWithoutRedoingOrLosingCells() throws {
+        let out = path("resumed.h5")
+        let journal = EvaluationJournal.path(for: out)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
+        process.arguments = ["niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "0,50,100",
+                             "--policies", "full,snapkv", "--budgets", "32", "--window", "16", "--out", out, "--progress", "never"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill it (SIGKILL: no cleanup) once the first prompt's cells are in the journal.
+        let deadline = Date().addingTimeInterval(120)
+        func journalLines() -> Int {
+            (FileManager.default.contents(atPath: journal).map { $0.filter { $0 == 0x0A }.count }) ?? 0
+        }
+        while journalLines() < 3 && Date() < deadline && process.isRunning { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertGreaterThanOrEqual(journalLines(), 3, "the first prompt was journaled before the kill")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no finished-looking output after a kill")
+        let before = String(decoding: FileManager.default.contents(atPath: journal)!, as: UTF8.self)
+            .split(separator: "\n").dropFirst().map(String.init)
+
+        let fresh = try niah(out)
+        XCTAssertNotEqual(fresh.status, 0, "an unfinished journal is not silently overwritten")
+        XCTAssertTrue(fresh.stderr.contains("--resume"), fresh.stderr)
+        let resumed = try niah(out, ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("done before"), resumed.stderr)
+        try checkWithPython(out)
+        let rows = try EvaluationFile.read(out).rows
+        XCTAssertEqual(rows.count, 3 * 2)
+        // The cells finished before the kill are kept as they were (their timings too: not redone).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let kept = try rows.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        for line in before { XCTAssertTrue(kept.contains(line), "cell lost or redone: \(line)") }
+
+        // The same grid run in one go gives the same results.
+        let whole = path("whole.h5")
+        XCTAssertEqual(try niah(whole, ["--depths", "0,50,100"]).status, 0)
+        let reference = try EvaluationFile.read(whole).rows
+        XCTAssertEqual(reference.count, rows.count)
+        for (a, b) in zip(rows, reference) { XCTAssertTrue(a.sameResult(as: b), "\(a.cellName)") }
+    }
+
+    func testRulerSmallGrid() throws {
+        let out = path("ruler.h5")
+        let result = try runCommand(try TestPaths.binary(), [
+            "ruler", "--model", try TestPaths.smolLM2(), "--task", "niah_single_1,niah_single_3", "--lengths", "400",
+            "--samples", "2", "--policies", "full,streaming", "--budgets", "32", "--out", out, "--seed", "7",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        try checkWithPython(out)
+        let rows = try EvaluationFile.read(out).rows
+        XCTAssertEqual(rows.count, 2 * 2 * 2)
+        XCTAssertTrue(rows.allSatisfy { $0.depth == nil && $0.sample >= 0 })
+        XCTAssertTrue(rows.filter { $0.task == "niah_single_3" }.allSatisfy { $0.reference.count == 36 }, "UUID references")
+    }
+}
