@@ -7,9 +7,9 @@ import XCTest
 /// `niah` and `ruler` end to end on a small grid (one length, two depths or samples, two policies, one budget):
 /// the HDF5 and CSV checked from outside (scores recomputed), a sweep killed midway and resumed, refusals.
 final class EvaluationSweepTests: TemporaryDirectoryTestCase {
-    private func niah(_ out: String, _ extra: [String] = []) throws -> CommandResult {
+    private func niah(_ out: String, depths: String = "10,90", _ extra: [String] = []) throws -> CommandResult {
         try runCommand(try TestPaths.binary(), [
-            "niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "10,90", "--policies", "full,snapkv",
+            "niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", depths, "--policies", "full,snapkv",
             "--budgets", "32", "--window", "16", "--out", out, "--progress", "always",
         ] + extra)
     }
@@ -66,10 +66,13 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         let before = String(decoding: FileManager.default.contents(atPath: journal)!, as: UTF8.self)
             .split(separator: "\n").dropFirst().map(String.init)
 
-        let fresh = try niah(out)
+        let fresh = try niah(out, depths: "0,50,100")
         XCTAssertNotEqual(fresh.status, 0, "an unfinished journal is not silently overwritten")
         XCTAssertTrue(fresh.stderr.contains("--resume"), fresh.stderr)
-        let resumed = try niah(out, ["--resume"])
+        let differentGrid = try niah(out, ["--resume"])
+        XCTAssertNotEqual(differentGrid.status, 0, "resuming with another grid is refused")
+        XCTAssertTrue(differentGrid.stderr.contains("another grid"), differentGrid.stderr)
+        let resumed = try niah(out, depths: "0,50,100", ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("done before"), resumed.stderr)
         try checkWithPython(out)
@@ -83,7 +86,7 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
 
         // The same grid run in one go gives the same results.
         let whole = path("whole.h5")
-        XCTAssertEqual(try niah(whole, ["--depths", "0,50,100"]).status, 0)
+        XCTAssertEqual(try niah(whole, depths: "0,50,100").status, 0)
         let reference = try EvaluationFile.read(whole).rows
         XCTAssertEqual(reference.count, rows.count)
         for (a, b) in zip(rows, reference) { XCTAssertTrue(a.sameResult(as: b), "\(a.cellName)") }
