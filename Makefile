@@ -93,6 +93,13 @@ eval: build venv-test
 	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/niah.h5 --out notebooks-data/eval/$(MODEL)
 	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/ruler.h5 --out notebooks-data/eval/$(MODEL)
 
+## A sharded NIAH sweep through a real one-node Slurm cluster started on this machine (scripts/cluster/): the merged
+## result must equal the unsharded run cell for cell. Builds the command line with the test flags, as `make test`.
+.PHONY: cluster-test
+cluster-test: setup venv-test
+	swift build $(SWIFT_RELEASE) -Xswiftc -enable-testing --product dapq-probe
+	bash scripts/cluster/cluster-test.sh
+
 clean:
 	rm -rf .build
 

@@ -10,5 +10,5 @@ struct DapqProbe: ParsableCommand {
         version: ToolVersion.string,
         subcommands: [GenerateCommand.self, TokenizeCommand.self, InfoCommand.self, BenchForwardCommand.self, BenchKernelsCommand.self,
                       CaptureCommand.self, InspectCommand.self, AblateCommand.self, ModelsCommand.self, CompressCommand.self,
-                      NiahCommand.self, RulerCommand.self])
+                      NiahCommand.self, RulerCommand.self, MergeCommand.self, SlurmCommand.self])
 }

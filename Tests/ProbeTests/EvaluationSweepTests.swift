@@ -46,22 +46,10 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
     func testAKilledSweepResumesWithoutRedoingOrLosingCells() throws {
         let out = path("resumed.h5")
         let journal = EvaluationJournal.path(for: out)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
-        process.arguments = ["niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "0,50,100",
-                             "--policies", "full,snapkv", "--budgets", "32", "--window", "16", "--out", out, "--progress", "never"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Kill it (SIGKILL: no cleanup) once the first prompt's cells are in the journal.
-        let deadline = Date().addingTimeInterval(120)
-        func journalLines() -> Int {
-            (FileManager.default.contents(atPath: journal).map { $0.filter { $0 == 0x0A }.count }) ?? 0
-        }
-        while journalLines() < 3 && Date() < deadline && process.isRunning { usleep(20_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        XCTAssertGreaterThanOrEqual(journalLines(), 3, "the first prompt was journaled before the kill")
+        let journaled = try Self.killAfterFirstPrompt(["niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "0,50,100",
+                                                      "--policies", "full,snapkv", "--budgets", "32", "--window", "16", "--out", out,
+                                                      "--progress", "never"], journal: journal)
+        XCTAssertGreaterThanOrEqual(journaled, 3, "the first prompt was journaled before the kill")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no finished-looking output after a kill")
         let before = String(decoding: FileManager.default.contents(atPath: journal)!, as: UTF8.self)
             .split(separator: "\n").dropFirst().map(String.init)
@@ -90,6 +78,25 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         let reference = try EvaluationFile.read(whole).rows
         XCTAssertEqual(reference.count, rows.count)
         for (a, b) in zip(rows, reference) { XCTAssertTrue(a.sameResult(as: b), "\(a.cellName)") }
+    }
+
+    /// Starts `arguments`, kills it with SIGKILL (no cleanup) once the journal holds the header and the first
+    /// prompt's two cells; returns the journal's line count at the kill.
+    static func killAfterFirstPrompt(_ arguments: [String], journal: String) throws -> Int {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        func journalLines() -> Int {
+            (FileManager.default.contents(atPath: journal).map { $0.filter { $0 == 0x0A }.count }) ?? 0
+        }
+        while journalLines() < 3 && Date() < deadline && process.isRunning { usleep(20_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return journalLines()
     }
 
     func testRulerSmallGrid() throws {

@@ -39,6 +39,23 @@ public struct ModelProvenance: Sendable {
         self.commandLine = commandLine
     }
 
+    /// The provenance another dapq-probe file recorded (to carry it into a file derived from it, such as a merge),
+    /// with this run's command line.
+    public init(recordedIn file: HDF5File, commandLine: String) throws {
+        modelPath = try file.stringAttribute("model_path")
+        modelSHA256 = try file.stringAttribute("model_sha256")
+        architecture = try file.stringAttribute("architecture")
+        nLayers = try file.attribute("n_layers", as: Int.self)
+        nHeads = try file.attribute("n_heads", as: Int.self)
+        nKVHeads = try file.attribute("n_kv_heads", as: Int.self)
+        dHead = try file.attribute("d_head", as: Int.self)
+        ropeBase = try file.attribute("rope_base", as: Double.self)
+        ropeLayout = try file.stringAttribute("rope_layout")
+        numerics = try file.stringAttribute("numerics")
+        threads = try file.attribute("threads", as: Int.self)
+        self.commandLine = commandLine
+    }
+
     /// Writes the root attributes every dapq-probe file starts with: `schema`, `schema_version`,
     /// `complete = 0` (the writer sets it to 1 last), `tool_version`, `created` (ISO 8601), and these facts.
     public func writeHeader(to file: HDF5File, schema: String, schemaVersion: Int) throws {

@@ -1,0 +1,60 @@
+import Foundation
+import Probe
+
+/// Joins the files of a sharded sweep (`--shard I/N`) into the file an unsharded run writes: the shards must
+/// share the grid, the model (SHA-256), the numerics and the tool version; no cell may appear twice; every cell of
+/// the grid must be there. Rows come out in grid order.
+public enum EvaluationMerge {
+    /// The merged rows and the grid, with the provenance to write (the shards', with `commandLine`).
+    public static func merge(_ paths: [String], commandLine: String) throws -> (grid: EvaluationGrid, rows: [EvaluationRow], provenance: ModelProvenance) {
+        guard let first = paths.first else { throw ProbeError("merge needs at least one shard file") }
+        let shards = try paths.map { try EvaluationFile.read($0) }
+        let reference = shards[0]
+        let provenance: ModelProvenance
+        do {
+            let file = try HDF5File.open(first)
+            defer { file.close() }
+            provenance = try ModelProvenance(recordedIn: file, commandLine: commandLine)
+        }
+        for (path, shard) in zip(paths, shards).dropFirst() {
+            guard shard.gridJSON == reference.gridJSON else {
+                throw ProbeError("\(path): another grid than \(first) (lengths, depths, samples, policies, budgets, seed or settings differ); shards of one sweep only")
+            }
+            guard shard.modelSHA256 == reference.modelSHA256 else {
+                throw ProbeError("\(path): made with another model (sha256 \(shard.modelSHA256.prefix(12))…) than \(first) (\(reference.modelSHA256.prefix(12))…)")
+            }
+            guard shard.toolVersion == reference.toolVersion else {
+                throw ProbeError("\(path): made by dapq-probe \(shard.toolVersion), \(first) by \(reference.toolVersion)")
+            }
+        }
+        let numerics = try paths.map { path -> String in
+            let file = try HDF5File.open(path)
+            defer { file.close() }
+            return try file.stringAttribute("numerics")
+        }
+        if let other = zip(paths, numerics).first(where: { $0.1 != numerics[0] }) {
+            throw ProbeError("\(other.0): made with \(other.1) numerics, \(first) with \(numerics[0])")
+        }
+        var owner: [String: String] = [:]
+        var byCell: [String: EvaluationRow] = [:]
+        for (path, shard) in zip(paths, shards) {
+            for row in shard.rows {
+                if let earlier = owner[row.cellName] {
+                    throw ProbeError("\(path): cell \(row.cellName) is also in \(earlier); each cell must come from one shard")
+                }
+                owner[row.cellName] = path
+                byCell[row.cellName] = row
+            }
+        }
+        let grid = reference.grid
+        let expected = grid.units.flatMap { unit in grid.policyBudgets.map { "\(unit.name)/\($0.policy)/\($0.budget)" } }
+        let missing = expected.filter { byCell[$0] == nil }
+        guard missing.isEmpty else {
+            let shown = missing.prefix(5).joined(separator: ", ")
+            throw ProbeError("the shards lack \(missing.count) of the grid's \(expected.count) cells: \(shown)\(missing.count > 5 ? ", …" : "") (a shard missing or unfinished?)")
+        }
+        let extra = byCell.count - expected.count
+        guard extra == 0 else { throw ProbeError("the shards hold \(extra) cells outside their grid") }
+        return (grid, expected.map { byCell[$0]! }, provenance)
+    }
+}
