@@ -19,21 +19,8 @@ public enum CompressionWriter {
 
     public static func write(_ result: CompressionResult, prompt: [Int], settings: CompressionSettings, maxTokens: Int,
                              metadata: ModelProvenance, to output: AtomicOutputFile) throws {
-        do {
-            let file = try HDF5File.create(output.temporaryPath)
-            do {
-                try writeContents(file, result: result, prompt: prompt, settings: settings, maxTokens: maxTokens, metadata: metadata)
-                try file.setAttribute("complete", 1)
-                file.close()
-            } catch {
-                file.close()
-                throw error
-            }
-            try output.commit()
-        } catch {
-            output.discard()
-            if let error = error as? ProbeError { throw error }
-            throw ProbeError("\(output.targetPath): writing the compression results failed: \(error)")
+        try output.writeHDF5("the compression results") { file in
+            try writeContents(file, result: result, prompt: prompt, settings: settings, maxTokens: maxTokens, metadata: metadata)
         }
     }
 

@@ -34,14 +34,8 @@ public enum EvaluationFile {
     public static func write(rows: [EvaluationRow], grid: EvaluationGrid, shard: Shard, units: Int, metadata: ModelProvenance,
                              to output: AtomicOutputFile, csv: AtomicOutputFile) throws {
         do {
-            let file = try HDF5File.create(output.temporaryPath)
-            do {
+            try output.writeHDF5("the evaluation", commit: false) { file in
                 try writeContents(file, rows: rows, grid: grid, shard: shard, units: units, metadata: metadata)
-                try file.setAttribute("complete", 1)
-                file.close()
-            } catch {
-                file.close()
-                throw error
             }
             try csv.write(Array(csvText(rows).utf8))
             try output.commit()
@@ -49,8 +43,7 @@ public enum EvaluationFile {
         } catch {
             output.discard()
             csv.discard()
-            if let error = error as? ProbeError { throw error }
-            throw ProbeError("\(output.targetPath): writing the evaluation failed: \(error)")
+            throw error
         }
     }
 

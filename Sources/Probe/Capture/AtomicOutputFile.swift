@@ -141,3 +141,27 @@ public enum InterruptCleanup {
         free(previous)
     }
 }
+
+extension AtomicOutputFile {
+    /// Writes an HDF5 file under the temporary name with `body`, marks it `complete = 1` and, unless
+    /// `commit` is false (a caller that commits several files together), renames it into place. On any failure
+    /// the temporary file is removed and the error names the target (`what` says what was being written).
+    public func writeHDF5(_ what: String, commit: Bool = true, _ body: (HDF5File) throws -> Void) throws {
+        do {
+            let file = try HDF5File.create(temporaryPath)
+            do {
+                try body(file)
+                try file.setAttribute("complete", 1)
+                file.close()
+            } catch {
+                file.close()
+                throw error
+            }
+            if commit { try self.commit() }
+        } catch {
+            discard()
+            if let error = error as? ProbeError { throw error }
+            throw ProbeError("\(targetPath): writing \(what) failed: \(error)")
+        }
+    }
+}
