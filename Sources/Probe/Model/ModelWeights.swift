@@ -74,7 +74,8 @@ struct TensorLoader {
     }
 
     /// Several `[rows_i, cols]` weights stacked by rows into one matrix. Tensors of one type are joined
-    /// block for block (rows are independent); tensors of mixed types are joined as float32.
+    /// block for block (rows are independent); tensors of mixed types stay separate parts of the stack, each
+    /// multiplied as its own type (as llama.cpp multiplies them).
     func stacked(_ parts: [(name: String, rows: Int)], cols: Int) throws -> WeightMatrix {
         let infos = try parts.map { try info($0.name, shape: [cols, $0.rows]) }
         let rows = parts.reduce(0) { $0 + $1.rows }
@@ -84,12 +85,6 @@ struct TensorLoader {
             for t in infos { bytes += gguf.data(of: t) }
             return bytes.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: infos[0].type, data: $0) }
         }
-        let buffer = FloatBuffer(count: rows * cols)
-        var row = 0
-        for (t, part) in zip(infos, parts) {
-            Dequantize.run(t.type, from: gguf.data(of: t), into: buffer.pointer + row * cols, count: part.rows * cols)
-            row += part.rows
-        }
-        return WeightMatrix(rows: rows, cols: cols, dense: buffer, sourceType: .f32)
+        return WeightMatrix(stacking: zip(infos, parts).map { WeightMatrix(rows: $1.rows, cols: cols, type: $0.type, data: gguf.data(of: $0)) })
     }
 }

@@ -6,14 +6,18 @@ import CBLAS
 /// quantized to 8 bits per block, integer dot products. Small batches (decoding) run those integer kernels
 /// on the worker pool; large batches (prefill) dequantize the weights panel by panel and run float32 GEMM
 /// on the quantized-then-dequantized activations, which is the same arithmetic. With `Numerics.float32` the
-/// activations stay float32. Other types are held as float32 and multiplied with BLAS.
+/// activations stay float32. Other types are held as float32 and multiplied with BLAS; for K-quants (256-blocks)
+/// `Numerics.llamaCpp` first rounds the activations as llama.cpp's Q8_K does. Weights of different types stacked
+/// by rows (a fused Q/K/V whose V has another type) stay separate parts, each multiplied as its own type.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
-    /// The type the weight had in the file.
+    /// The type the weight had in the file (of a stack of mixed types: its first part's).
     public let sourceType: GGMLType
     let dense: FloatBuffer?
     let quantized: QuantizedMatrix?
+    /// Row blocks of different types (`stacking`), each with its first row; nil for a single-type weight.
+    let parts: [(firstRow: Int, matrix: WeightMatrix)]?
     /// A float32 copy of a quantized weight, made on first use by `Numerics.float32` decoding.
     private var expanded: FloatBuffer?
 
@@ -33,6 +37,24 @@ public final class WeightMatrix: @unchecked Sendable {
             dense = buffer
             quantized = nil
         }
+        parts = nil
+    }
+
+    /// Weights with the same `cols` stacked by rows, each kept in its own type.
+    init(stacking matrices: [WeightMatrix]) {
+        precondition(!matrices.isEmpty && Set(matrices.map(\.cols)).count == 1)
+        var first = 0
+        var parts: [(firstRow: Int, matrix: WeightMatrix)] = []
+        for m in matrices {
+            parts.append((first, m))
+            first += m.rows
+        }
+        rows = first
+        cols = matrices[0].cols
+        sourceType = matrices[0].sourceType
+        dense = nil
+        quantized = nil
+        self.parts = parts
     }
 
     /// A float32 weight held as given.
@@ -43,14 +65,21 @@ public final class WeightMatrix: @unchecked Sendable {
         self.sourceType = sourceType
         self.dense = dense
         quantized = nil
+        parts = nil
     }
 
     /// Bytes the runtime holds for this weight.
-    public var byteCount: Int { quantized?.byteCount ?? rows * cols * 4 }
+    public var byteCount: Int {
+        if let parts { return parts.reduce(0) { $0 + $1.matrix.byteCount } }
+        return quantized?.byteCount ?? rows * cols * 4
+    }
 
     /// Row `r` as float32 (embedding look-up).
     func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        if let quantized {
+        if let parts {
+            let part = parts.last { $0.firstRow <= r }!
+            part.matrix.row(r - part.firstRow, into: out)
+        } else if let quantized {
             quantized.row(r, into: out)
         } else {
             out.update(from: dense!.pointer + r * cols, count: cols)
@@ -60,12 +89,33 @@ public final class WeightMatrix: @unchecked Sendable {
     /// `y[t, :] = W · x[t, :]` for `t` in `0..<count`; `x` has row stride `cols`, `y` has row stride `rows`.
     func apply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: MatmulScratch,
                numerics: Numerics = .llamaCpp) {
+        if let parts {
+            if count == 1 {
+                for part in parts { part.matrix.apply(x, count: 1, into: y + part.firstRow, scratch: scratch, numerics: numerics) }
+                return
+            }
+            for part in parts {
+                let n = part.matrix.rows
+                let partial = scratch.buffer("stacked part", count: count * n)
+                part.matrix.apply(x, count: count, into: partial, scratch: scratch, numerics: numerics)
+                for t in 0..<count { (y + t * rows + part.firstRow).update(from: partial + t * n, count: n) }
+            }
+            return
+        }
         if numerics == .float32, count <= Self.integerBatchLimit, let q = quantized, expanded == nil {
             let buffer = FloatBuffer(count: rows * cols)
             q.dequantize(rows: 0..<rows, into: buffer.pointer)
             expanded = buffer
         }
         if let dense = dense ?? (numerics == .float32 && count <= Self.integerBatchLimit ? expanded : nil) {
+            var x = x
+            if numerics == .llamaCpp && sourceType.blockSize == QuantizedActivations.superBlock && cols % QuantizedActivations.superBlock == 0 {
+                // llama.cpp multiplies K-quant weights with activations quantized to Q8_K.
+                let xq = scratch.buffer("activations", count: count * cols)
+                xq.update(from: x, count: count * cols)
+                QuantizedActivations.roundTripQ8K(xq, count: count * cols)
+                x = UnsafePointer(xq)
+            }
             if count == 1 {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, dense.pointer, Int32(cols), x, 1, 0, y, 1)
             } else {
