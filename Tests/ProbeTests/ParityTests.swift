@@ -19,7 +19,7 @@ final class ParityTests: XCTestCase {
     /// Below this top-1/top-2 margin, a greedy step is decided by rounding (our logits differ from llama.cpp's
     /// by an rms of 0.1–0.2, as llama.cpp's own configurations differ from each other).
     static let minimumMargin = 0.25
-    static let fixtureDir = TestPaths.fixtures.appendingPathComponent("smollm2-135m")
+    static let fixtures = LlamaCppFixtures("smollm2-135m")
 
     nonisolated(unsafe) static var sharedModel: LanguageModel?
 
@@ -31,38 +31,10 @@ final class ParityTests: XCTestCase {
         return m
     }
 
-    func json(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: Self.fixtureDir.appendingPathComponent(name))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
+    func json(_ name: String) throws -> [String: Any] { try Self.fixtures.json(name) }
 
     func testGreedyContinuationsMatchLlamaCpp() throws {
-        let model = try model()
-        let doc = try json("generate.json")
-        let eog = Set((doc["eog_ids"] as? [Int]) ?? [])
-        let prompts = try XCTUnwrap(doc["prompts"] as? [[String: Any]])
-        XCTAssertEqual(model.tokenizer.endOfGenerationIDs, eog)
-        var stableKinds: [String: Int] = [:]
-        for p in prompts {
-            let text = try XCTUnwrap(p["prompt"] as? String)
-            let ids = try XCTUnwrap(p["prompt_ids"] as? [Int])
-            XCTAssertEqual(model.tokenizer.encode(text), ids, "prompt tokenization: \(text)")
-            let expected = try XCTUnwrap(p["generated_ids"] as? [Int])
-            let maxNew = try XCTUnwrap(p["max_new_tokens"] as? Int)
-            let stable = try XCTUnwrap(p["stable"] as? Bool)
-            let agreed = try XCTUnwrap(p["common_prefix_len"] as? Int)
-            let g = try GreedyDecoder(model: model).generate(prompt: ids, maxTokens: maxNew)
-            // llama.cpp lists the end-of-generation token it stopped at; we report it as a flag.
-            let ours = g.ids + (g.stoppedAtEndOfGeneration ? [expected.last ?? -1] : [])
-            let same = zip(ours, expected).prefix { $0 == $1 }.count
-            print("greedy: \(stable ? "stable  " : "unstable") agreed \(agreed), ours matches \(same): \(text.debugDescription.suffix(50))")
-            let margin = try XCTUnwrap(p["min_top1_top2_margin"] as? Double)
-            if stable && margin >= Self.minimumMargin {
-                XCTAssertEqual(ours, expected, "stable prompt: \(text)")
-                XCTAssertEqual(model.tokenizer.decode(g.ids), p["generated_text"] as? String)
-                stableKinds[try XCTUnwrap(p["kind"] as? String), default: 0] += 1
-            }
-        }
+        let stableKinds = try Self.fixtures.checkGreedyContinuations(try model(), minimumMargin: Self.minimumMargin)
         XCTAssertGreaterThanOrEqual(stableKinds.values.reduce(0, +), 6)
         XCTAssertGreaterThanOrEqual(stableKinds["plain"] ?? 0, 3)
         XCTAssertGreaterThanOrEqual(stableKinds["chat"] ?? 0, 3)
@@ -125,25 +97,11 @@ final class ParityTests: XCTestCase {
             XCTAssertLessThanOrEqual(worst, 0.01, "\(ids.count) tokens")
             XCTAssertEqual(topK(ours, 10), topK(theirs, 10))
         }
-        let doc = try json("generate.json")
-        let eog = Set((doc["eog_ids"] as? [Int]) ?? [])
-        for p in try XCTUnwrap(doc["prompts"] as? [[String: Any]]) {
-            let ids = try XCTUnwrap(p["prompt_ids"] as? [Int])
-            let reference = try XCTUnwrap(p["f32_weights"] as? [String: Any])
-            let expected = try XCTUnwrap(reference["generated_ids"] as? [Int])
-            let g = try GreedyDecoder(model: model).generate(prompt: ids, maxTokens: try XCTUnwrap(p["max_new_tokens"] as? Int))
-            XCTAssertEqual(g.ids, expected.filter { !eog.contains($0) }, "prompt: \(p["prompt"] ?? "")")
-            XCTAssertEqual(g.stoppedAtEndOfGeneration, reference["stopped_at_eog"] as? Bool)
-        }
+        try Self.fixtures.checkFloat32Continuations(model)
     }
 
     /// Our final-position logits for `ids` (fresh cache) and the fixture's logits in `file`.
     func finalLogits(_ model: LanguageModel, _ ids: [Int], against file: String) throws -> (ours: [Float], fixture: [Float]) {
-        let ours = model.forward(tokens: ids, positions: Array(ids.indices), cache: model.makeCache(capacity: ids.count))
-        return (ours, try readFloats(Self.fixtureDir.appendingPathComponent(file)))
-    }
-
-    func topK(_ v: [Float], _ k: Int) -> [Int] {
-        Array(v.indices.sorted { v[$0] > v[$1] || (v[$0] == v[$1] && $0 < $1) }.prefix(k))
+        (finalPositionLogits(model, ids), try readFloats(Self.fixtures.directory.appendingPathComponent(file)))
     }
 }

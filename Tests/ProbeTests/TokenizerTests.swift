@@ -10,7 +10,7 @@ final class TokenizerTests: XCTestCase {
     static let modelFile = "SmolLM2-135M-Instruct.Q4_1.gguf"
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let fixtureDir = packageRoot.appendingPathComponent("Tests/Fixtures/smollm2-135m")
+    static let fixtures = LlamaCppFixtures("smollm2-135m")
 
     struct Missing: Error, CustomStringConvertible { let description: String }
 
@@ -46,20 +46,7 @@ final class TokenizerTests: XCTestCase {
         return s
     }
 
-    func fixture(_ name: String) throws -> [String: Any] {
-        let url = Self.fixtureDir.appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw Missing(description: "fixture missing at \(url.path): run `make fixtures`")
-        }
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-    /// A readable form of a string for failure messages (controls and non-ASCII as escapes).
-    static func show(_ s: String) -> String {
-        s.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? String($0) : String(format: "\\u{%X}", $0.value) }.joined()
-    }
+    func fixture(_ name: String) throws -> [String: Any] { try Self.fixtures.json(name) }
 
     // MARK: - byte-level map
 
@@ -391,26 +378,7 @@ final class TokenizerTests: XCTestCase {
 
     func testSmolLM2TokenIDsMatchLlamaCpp() throws {
         let (_, tok) = try smolLM2()
-        let cases = try XCTUnwrap(try fixture("tokenize.json")["cases"] as? [[String: Any]])
-        XCTAssertGreaterThan(cases.count, 40)
-        var idMatches = 0
-        for c in cases {
-            let text = try XCTUnwrap(c["text"] as? String)
-            let want = try XCTUnwrap(c["ids"] as? [Int])
-            let got = tok.encode(text)
-            if got == want { idMatches += 1 }
-            XCTAssertEqual(got, want, "ids of \"\(Self.show(text))\"")
-            // Pieces (special tokens as their text) and the whole detokenization, byte for byte.
-            if let pieces = c["pieces_special_hex"] as? [String] {
-                XCTAssertEqual(want.map { Self.hex(tok.pieceBytes($0)) }, pieces, "pieces of \"\(Self.show(text))\"")
-            }
-            if let whole = c["detokenized_special_hex"] as? String {
-                XCTAssertEqual(Self.hex(Array(tok.decode(want).utf8)), whole, "decode of \"\(Self.show(text))\"")
-            }
-            // Round trip, compared as bytes (Swift's String == would accept canonically equivalent text).
-            XCTAssertEqual(Array(tok.decode(got).utf8), Array(text.utf8), "round trip of \"\(Self.show(text))\"")
-        }
-        print("TokenizerTests: \(idMatches)/\(cases.count) fixture strings tokenize exactly as llama.cpp")
+        try Self.fixtures.checkTokenIDs(tok)
     }
 
     func testSmolLM2ChatTemplateMatchesJinja() throws {
@@ -419,43 +387,14 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(template.family, .chatML)
         XCTAssertEqual(template.defaultSystemPrompt, "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
         XCTAssertFalse(template.defaultSystemPromptWithoutMessages)
-        let conversations = try XCTUnwrap(try fixture("chat.json")["conversations"] as? [[String: Any]])
-        XCTAssertFalse(conversations.isEmpty)
-        for (i, conversation) in conversations.enumerated() {
-            let messages = try XCTUnwrap(conversation["messages"] as? [[String: String]]).map {
-                ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "")
-            }
-            let rendered = try XCTUnwrap(conversation["rendered"] as? String)
-            XCTAssertEqual(Array(template.render(messages).utf8), Array(rendered.utf8), "conversation \(i)")
-            if let bare = conversation["rendered_without_generation_prompt"] as? String {
-                XCTAssertEqual(Array(template.render(messages, addGenerationPrompt: false).utf8), Array(bare.utf8),
-                               "conversation \(i) without the generation prompt")
-            }
-            if let ids = conversation["token_ids"] as? [Int] {
-                XCTAssertEqual(tok.encode(rendered), ids, "token ids of conversation \(i)")
-            }
-        }
+        try Self.fixtures.checkChatTemplate(template, tok)
     }
 
     /// The prompts of the logit and generation fixtures tokenize as llama.cpp tokenized them, and the generated
     /// ids decode to llama.cpp's text.
     func testSmolLM2PromptFixturesMatchLlamaCpp() throws {
         let (_, tok) = try smolLM2()
-        let logits = try XCTUnwrap(try fixture("logits.json")["prompts"] as? [[String: Any]])
-        for p in logits {
-            let text = try XCTUnwrap(p["prompt"] as? String)
-            XCTAssertEqual(tok.encode(text), p["token_ids"] as? [Int], "logits prompt \(p["label"] ?? "?")")
-        }
-        let generations = try XCTUnwrap(try fixture("generate.json")["prompts"] as? [[String: Any]])
-        for g in generations {
-            let text = try XCTUnwrap(g["prompt"] as? String)
-            XCTAssertEqual(tok.encode(text), g["prompt_ids"] as? [Int], "generation prompt \"\(Self.show(text))\"")
-            if let generated = g["generated_ids"] as? [Int], let hex = g["generated_hex"] as? String {
-                // llama.cpp's text leaves out control tokens (the closing <|im_end|>).
-                let shown = generated.filter { tok.vocabulary.attributes[$0].isDisjoint(with: [.control, .unknown]) }
-                XCTAssertEqual(Self.hex(shown.flatMap { tok.pieceBytes($0) }), hex, "generated bytes")
-            }
-        }
+        try Self.fixtures.checkPromptTokenization(tok)
     }
 
     func testSmolLM2TokenizesEssayTextFast() throws {
