@@ -131,7 +131,7 @@ def heatmap_figure(cells, facts, task, budget, out):
     return path
 
 
-def curves_figure(cells, facts, out, name="score_vs_budget"):
+def curves_figure(cells, facts, out, file_name="score_vs_budget"):
     tasks = ordered(cells["task"])
     if not tasks:
         print("plot_eval: the file holds no cells; no curves drawn")
@@ -173,7 +173,7 @@ def curves_figure(cells, facts, out, name="score_vs_budget"):
         ax.grid(True, alpha=0.3)
     fig.legend(list(handles.values()), list(handles.keys()), loc="outside right center", fontsize=8)
     fig.suptitle("score versus budget" + (f" ({facts['model']})" if facts["model"] else ""), fontsize=10)
-    path = os.path.join(out, f"{name}.png")
+    path = os.path.join(out, f"{file_name}.png")
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
