@@ -35,7 +35,7 @@ public final class AblationWriter {
 
     /// Creates the file (root attributes, dimension scales) for `headers`' captures.
     public init(output: AtomicOutputFile, metadata: AblationMetadata, options: AblationOptions, config: ModelConfig,
-                headers: [CaptureFile.Header], seed: UInt64) throws {
+                headers: [CaptureFile.Header], seed: UInt64, shard: String = "1/1", allCaptures: [String]? = nil) throws {
         precondition(!headers.isEmpty)
         self.output = output
         self.options = options
@@ -49,6 +49,9 @@ public final class AblationWriter {
         }
         try guarded {
             try writeHeader(metadata: metadata, config: config, seed: seed)
+            // A sharded run (`--shard I/N`) records its share and the whole list of captures it is a share of.
+            try file.setAttribute("shard", shard)
+            try file.setAttribute("grid_captures", (allCaptures ?? headers.map(\.path)).joined(separator: "\n"))
         }
     }
 

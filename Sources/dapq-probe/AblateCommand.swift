@@ -1,4 +1,5 @@
 import Analysis
+import Compression
 import ArgumentParser
 import Foundation
 import Probe
@@ -60,6 +61,9 @@ struct AblateCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Option(help: "Ablate only shard I of N (I/N) of the captures (every N-th of the sorted list, starting at the I-th).")
+    var shard: String = "1/1"
+
     @Option(help: "Progress on stderr: auto (on a terminal only), always, never.")
     var progress: ProgressMode = .auto
 
@@ -85,7 +89,10 @@ struct AblateCommand: ParsableCommand {
         options.keyTolerance = keyTolerance
         try options.check()
 
-        let paths = try Self.capturePaths(captures)
+        let allPaths = try Self.capturePaths(captures)
+        let shardSpec = try Shard(parsing: shard)
+        let paths = shardSpec.share(of: allPaths)
+        guard !paths.isEmpty else { throw ProbeError("--shard \(shard): no captures fall to this shard (\(allPaths.count) in all)") }
         let headers = try paths.map(CaptureFile.header)
         if let other = headers.first(where: { $0.modelSHA256 != headers[0].modelSHA256 }) {
             throw ProbeError("\(other.path): made with another model than \(headers[0].path) (model_sha256 differs); ablate captures of one model together")
@@ -117,7 +124,7 @@ struct AblateCommand: ParsableCommand {
         let metadata = try AblationMetadata(model: languageModel, modelPath: modelPath, threads: threads,
                                             commandLine: ModelProvenance.shellQuoted(CommandLine.arguments))
         let writer = try AblationWriter(output: output, metadata: metadata, options: options, config: languageModel.config,
-                                        headers: headers, seed: seed)
+                                        headers: headers, seed: seed, shard: shardSpec.description, allCaptures: allPaths)
         let display = ProgressDisplay(mode: progress)
         defer { display.finish() }
         var summaries: [PromptMetrics] = []

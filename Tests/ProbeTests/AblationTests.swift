@@ -307,6 +307,17 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let forced = try runCommand(binary, args + ["--force"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
 
+        // Sharded: shard 2/2 of the folder's two captures ablates b.h5 alone and records its share and the whole list.
+        let second = path("shard2.h5")
+        let sharded = try runCommand(binary, args.dropLast(2) + ["--out", second, "--shard", "2/2"])
+        XCTAssertEqual(sharded.status, 0, sharded.stderr)
+        XCTAssertTrue(sharded.stdout.contains("b.h5: n = ") && !sharded.stdout.contains("a.h5: n = "), sharded.stdout)
+        let file = try HDF5File.open(second)
+        XCTAssertEqual(try file.stringAttribute("shard"), "2/2")
+        XCTAssertEqual(try file.stringAttribute("grid_captures").split(separator: "\n").map { String($0.split(separator: "/").last!) }, ["a.h5", "b.h5"])
+        file.close()
+        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--window", "8", "--shard", "2/2"], "no captures fall to this shard")
+
         // The plots: a grid heat map and by-layer curves, non-trivial PNGs.
         let plots = path("plots")
         let plot = try runCommand(try python(), [

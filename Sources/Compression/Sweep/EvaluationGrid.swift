@@ -114,7 +114,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(index)/\(count)" }
 
     /// This shard's share of `units`.
-    public func units(of units: [EvaluationUnit]) -> [EvaluationUnit] {
-        units.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
+    public func units(of units: [EvaluationUnit]) -> [EvaluationUnit] { share(of: units) }
+
+    /// This shard's share of any list: the items whose index is I−1 modulo N.
+    public func share<T>(of items: [T]) -> [T] {
+        items.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
     }
 }
