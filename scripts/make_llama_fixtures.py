@@ -66,6 +66,9 @@ N_BATCH = 2048
 N_UBATCH = 512
 SEED = 1234
 GEN_TOKENS = 32
+# logits format "sample": the reference's SAMPLE_TOP highest ids and SAMPLE_STRIDED evenly spaced ones
+SAMPLE_TOP = 256
+SAMPLE_STRIDED = 768
 
 GGML_TYPE_F32 = 0
 GGML_TYPE_F16 = 1
@@ -277,6 +280,88 @@ def logits_prompts(chat_texts: list[str]) -> list[dict]:
     ]
 
 
+
+# --------------------------------------------------------------------------
+# Qwen2.5-Coder profile: the same corpus plus Qwen's special and FIM tokens, code in several languages, long
+# whitespace runs and digit runs (the qwen2 pre-tokenizer splits digits one by one); code-heavy greedy prompts.
+# --------------------------------------------------------------------------
+QWEN_EXTRA_CORPUS: list[tuple[str, str]] = [
+    ("special", "<|fim_prefix|>def is_even(n):\n    <|fim_suffix|>\n    return result<|fim_middle|>"),
+    ("special", "<|repo_name|>dapq-probe<|file_sep|>src/main.py\nprint('hi')\n<|file_sep|>README.md\n# Title"),
+    ("special", "<|endoftext|><|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n"),
+    ("special", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
+    ("special", "<|fim_pad|><|fim_pad|><|object_ref_start|>x<|object_ref_end|><|box_start|>(1,2)<|box_end|>"),
+    ("special", "not special: <|im_start|extra> <| im_end |> <|endoftext"),
+    ("code", "fn main() {\n    let v: Vec<i32> = (1..=10).map(|x| x * x).collect();\n    println!(\"{:?}\", v);\n}\n"),
+    ("code", "const sum = (arr) => arr.reduce((a, b) => a + b, 0);\nconsole.log(sum([1, 2, 3])); // 6\n"),
+    ("code", "SELECT u.name, COUNT(*) AS n\nFROM users u\nJOIN orders o ON o.user_id = u.id\nGROUP BY u.name\nHAVING n > 3;\n"),
+    ("code", "class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, x):\n        self.items.append(x)\n"),
+    ("code", "# 计算斐波那契数列\ndef fib(n):\n    \"\"\"返回第 n 项 🐍\"\"\"\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"),
+    ("code", "<html>\n  <body>\n    <p class=\"x\">&nbsp;&lt;tag&gt;</p>\n  </body>\n</html>\n"),
+    ("spaces", "x" + " " * 16 + "y" + " " * 33 + "z"),
+    ("spaces", "        if x:\n                return y\n\t\t\t\telse:\n"),
+    ("newlines", "\n\n\n\n\n\nend\r\n\r\n"),
+    ("numbers", "1234567890 12345678901234567890 3.14159265358979"),
+    ("emoji", "🤖🚀🔥💯 ✅❌ 👩🏾‍🔬 🏳️‍🌈"),
+    ("cjk", "函数返回一个列表。関数はリストを返します。함수는 목록을 반환합니다."),
+]
+
+QWEN_PLAIN_PROMPTS = [
+    "def fibonacci(n):\n",
+    "def add(a, b):",
+    "def factorial(n):",
+    "def is_prime(n):\n    \"\"\"Return True if n is a prime number.\"\"\"\n",
+    "import numpy as np\n\n# Create a 3x3 identity matrix\n",
+    "function reverseString(s) {\n",
+    "SELECT name, email FROM users WHERE",
+    "The capital of France is",
+    "1, 2, 3, 4, 5,",
+    "// Swift: sum of an array\nfunc sum(_ xs: [Int]) -> Int {\n",
+    "<|fim_prefix|>def area(r):\n    <|fim_suffix|>\n    return a<|fim_middle|>",
+    "#include <stdio.h>\n\nint main(void) {\n",
+]
+
+QWEN_CONVERSATIONS: list[list[dict]] = [
+    [{"role": "user", "content": "Write a Python function that reverses a string."}],
+    [{"role": "user", "content": "What does the `len` function do in Python?"}],
+    [{"role": "user", "content": "Write a SQL query that counts the rows of a table named users."}],
+    [{"role": "user", "content": "Explain what a hash map is in one sentence."}],
+    [{"role": "user", "content": "Write a JavaScript function that returns the maximum of an array."}],
+    [{"role": "user", "content": "用一句话解释什么是递归。"}],
+    [{"role": "system", "content": "You are a terse coding assistant."},
+     {"role": "user", "content": "How do I read a file line by line in Python?"}],
+]
+
+
+def profile_lists(profile: str) -> dict:
+    """The corpus, conversations and prompt lists of a profile ("smollm2": the original lists, unchanged)."""
+    if profile == "smollm2":
+        return {"corpus": TOKENIZE_CORPUS, "conversations": CONVERSATIONS, "plain": PLAIN_PROMPTS,
+                "chat": CHAT_PROMPT_CONVERSATIONS}
+    conversations = CONVERSATIONS + QWEN_CONVERSATIONS
+    n = len(CONVERSATIONS)
+    # 12 chat candidates: 5 of the shared conversations and the 7 coding ones
+    chat = [0, 1, 2, 4, 9] + list(range(n, n + len(QWEN_CONVERSATIONS)))
+    return {"corpus": TOKENIZE_CORPUS + QWEN_EXTRA_CORPUS, "conversations": conversations,
+            "plain": QWEN_PLAIN_PROMPTS, "chat": chat}
+
+
+def sample_ids(reference: np.ndarray, n_top: int, n_strided: int) -> list[int]:
+    """The ids whose logits a "sample" fixture keeps: the reference's n_top highest, then every
+    (n_vocab // n_strided)-th id, in that order and without repeats."""
+    top = [int(t) for t in np.argsort(-reference, kind="stable")[:n_top]]
+    step = max(1, len(reference) // n_strided)
+    seen = set(top)
+    return top + [i for i in range(0, len(reference), step) if i not in seen][:n_strided]
+
+
+def full_stats(v: np.ndarray) -> dict:
+    """Whole-vocabulary statistics of a logit vector, kept when only a sample of it is stored."""
+    d = v.astype(np.float64)
+    m = d.max()
+    return {"max": float(m), "argmax": int(np.argmax(d)), "mean": float(d.mean()), "std": float(d.std()),
+            "logsumexp": float(m + np.log(np.exp(d - m).sum()))}
+
 # --------------------------------------------------------------------------
 def sha256_file(path: str) -> str:
     h = hashlib.sha256()
@@ -415,14 +500,28 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=N_THREADS)
     ap.add_argument("--llama-cpp-commit", default=os.environ.get("LLAMA_CPP_COMMIT"),
                     help="vendored llama.cpp commit (informational, for meta.json)")
+    ap.add_argument("--profile", choices=("auto", "smollm2", "qwen"), default="auto",
+                    help="corpus and prompt lists: smollm2 (the original ones) or qwen (plus Qwen's special/FIM "
+                         "tokens and code-heavy prompts); auto: from tokenizer.ggml.pre")
+    ap.add_argument("--logits-format", choices=("auto", "full", "sample"), default="auto",
+                    help="full: logits/<i>.f32 with every vocabulary entry; sample: only the reference's top "
+                         f"{SAMPLE_TOP} ids and {SAMPLE_STRIDED} evenly spaced ids (in logits.json), plus whole-vocabulary "
+                         "statistics; auto: full for smollm2, sample otherwise (a 152k vocabulary makes full files 0.6 MB each)")
     args = ap.parse_args()
-
-    out_dir = os.path.join(args.out, args.name)
-    os.makedirs(os.path.join(out_dir, "logits"), exist_ok=True)
-    os.makedirs(os.path.join(out_dir, "logits_f32"), exist_ok=True)
 
     reader = gguf.GGUFReader(args.model)
     fields = reader.fields
+    pre = fields["tokenizer.ggml.pre"].contents() if "tokenizer.ggml.pre" in fields else None
+    profile = args.profile if args.profile != "auto" else ("qwen" if pre == "qwen2" else "smollm2")
+    logits_format = args.logits_format if args.logits_format != "auto" else ("full" if profile == "smollm2" else "sample")
+    lists = profile_lists(profile)
+    print(f"profile {profile}, logits format {logits_format}")
+
+    out_dir = os.path.join(args.out, args.name)
+    os.makedirs(out_dir, exist_ok=True)
+    if logits_format == "full":
+        os.makedirs(os.path.join(out_dir, "logits"), exist_ok=True)
+        os.makedirs(os.path.join(out_dir, "logits_f32"), exist_ok=True)
     gtokens = fields["tokenizer.ggml.tokens"].contents()
     template_src = fields["tokenizer.chat_template"].contents()
     bos_id = fields["tokenizer.ggml.bos_token_id"].contents() if "tokenizer.ggml.bos_token_id" in fields else None
@@ -456,7 +555,7 @@ def main() -> int:
 
     # ---------------- tokenize.json ----------------
     cases = []
-    for cat, text in TOKENIZE_CORPUS:
+    for cat, text in lists["corpus"]:
         ids = r.tokenize(text, special=True)
         ids_nospecial = r.tokenize(text, special=False)
         case = {
@@ -492,7 +591,7 @@ def main() -> int:
 
     # ---------------- chat.json ----------------
     chats = []
-    for msgs in CONVERSATIONS:
+    for msgs in lists["conversations"]:
         rend = render_chat(template_src, msgs, bos_tok, eos_tok)
         text = rend["rendered"]
         entry = {
@@ -517,8 +616,8 @@ def main() -> int:
     })
 
     # ---------------- runs in every configuration ----------------
-    gen_prompts = [("plain", p, None) for p in PLAIN_PROMPTS]
-    gen_prompts += [("chat", chats[i]["rendered"], i) for i in CHAT_PROMPT_CONVERSATIONS]
+    gen_prompts = [("plain", p, None) for p in lists["plain"]]
+    gen_prompts += [("chat", chats[i]["rendered"], i) for i in lists["chat"]]
     gen_prompts = [(kind, text, conv, r.tokenize(text, special=True)) for kind, text, conv in gen_prompts]
     lprompts = logits_prompts([c["rendered"] for c in chats])
     lprompts = [dict(p, ids=r.tokenize(p["text"], special=True)) for p in lprompts]
@@ -648,10 +747,20 @@ def main() -> int:
     for i, p in enumerate(lprompts):
         ids = p["ids"]
         lg = results[ref_name]["logits"][i]
-        fn = f"logits/{i}.f32"
-        lg.astype("<f4").tofile(os.path.join(out_dir, fn))
-        fn32 = f"logits_f32/{i}.f32"
-        results["f32_weights"]["logits"][i].astype("<f4").tofile(os.path.join(out_dir, fn32))
+        lg32 = results["f32_weights"]["logits"][i]
+        if logits_format == "full":
+            fn = f"logits/{i}.f32"
+            lg.astype("<f4").tofile(os.path.join(out_dir, fn))
+            fn32 = f"logits_f32/{i}.f32"
+            lg32.astype("<f4").tofile(os.path.join(out_dir, fn32))
+            stored = {"file": fn, "file_f32_weights": fn32}
+        else:
+            sids = sample_ids(lg, SAMPLE_TOP, SAMPLE_STRIDED)
+            # float32 values written as the float64 numbers they are (exact in JSON)
+            stored = {"sample_ids": sids,
+                      "sample_logits": [float(lg[t]) for t in sids],
+                      "sample_logits_f32_weights": [float(lg32[t]) for t in sids],
+                      "stats": full_stats(lg), "stats_f32_weights": full_stats(lg32)}
         top = top_ids(lg, 10)
         max_d, rms_d = {}, {}
         top1_ok, top10_ok = True, True
@@ -667,7 +776,7 @@ def main() -> int:
             top10_ok &= set(vt) == set(top)
         lentries.append({
             "index": i, "label": p["label"], "prompt": p["text"], "token_ids": ids,
-            "n_tokens": len(ids), "file": fn, "file_f32_weights": fn32, "n_vocab": n_vocab,
+            "n_tokens": len(ids), **stored, "n_vocab": n_vocab,
             "top5_ids": top[:5], "top5_logits": [float(lg[t]) for t in top[:5]],
             "top10_ids": top, "top10_logits": [float(lg[t]) for t in top],
             "mean": float(lg.astype(np.float64).mean()), "std": float(lg.astype(np.float64).std()),
@@ -681,9 +790,15 @@ def main() -> int:
               + f", top1_stable={top1_ok} top10_stable={top10_ok}")
     write_json(os.path.join(out_dir, "logits.json"), {
         "generator": "scripts/make_llama_fixtures.py",
-        "format": "raw little-endian float32, n_vocab values: logits of the final prompt position "
-                  "(whole prompt in one llama_decode batch, fresh KV cache); file: reference "
-                  "configuration, file_f32_weights: f32_weights configuration",
+        "format": ("raw little-endian float32, n_vocab values: logits of the final prompt position "
+                   "(whole prompt in one llama_decode batch, fresh KV cache); file: reference "
+                   "configuration, file_f32_weights: f32_weights configuration") if logits_format == "full" else
+                  ("logits of the final prompt position (whole prompt in one llama_decode batch, fresh KV "
+                   f"cache) at sample_ids only: the reference's {SAMPLE_TOP} highest ids, then every "
+                   f"(n_vocab // {SAMPLE_STRIDED})-th id; sample_logits: reference configuration, "
+                   "sample_logits_f32_weights: f32_weights configuration; stats / stats_f32_weights: max, "
+                   "argmax, mean, std and logsumexp over the whole vocabulary (float64)"),
+        "logits_format": logits_format,
         "n_batch": N_BATCH, "n_ubatch": N_UBATCH,
         "reference_config": ref_name,
         "configs": [{k: c[k] for k in CONFIG_KEYS} for c in CONFIGS],
@@ -711,6 +826,8 @@ def main() -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "model_file": os.path.basename(args.model),
+        "profile": profile,
+        "logits_format": logits_format,
         "model_sha256": sha256_file(args.model),
         "model_desc": model_desc,
         "f32_weights_model": {
