@@ -53,7 +53,7 @@ final class QwenParity: @unchecked Sendable {
     static let minimumMargin = 0.25
     /// Float32 on both sides (our `Numerics.float32`; llama.cpp on F32-converted weights with an F32 KV cache): only
     /// the summation order differs.
-    static let float32Tolerance: Float = 2e-3
+    static let float32Tolerance: Float = 1e-3
 
     let modelName: String
     let fixtures: LlamaCppFixtures
