@@ -21,7 +21,9 @@ final class QwenParityTests: XCTestCase {
 /// with that reason (never passed).
 final class Qwen15ParityTests: XCTestCase {
     static let modelName = "qwen2.5-coder-1.5b"
-    static let parity = QwenParity(modelName: modelName)
+    /// Of this model's 24 candidates, 19 are stable across llama.cpp's configurations but only 8 keep every greedy
+    /// margin ≥ 0.25, 6 plain and 2 chat: so at least 2 chat prompts here (3 for the 0.5B model).
+    static let parity = QwenParity(modelName: modelName, minimumPerKind: 2)
 
     override func setUpWithError() throws {
         guard ProcessInfo.processInfo.environment["DAPQ_PROBE_PARITY_1_5B"] == "1" else {
@@ -57,11 +59,14 @@ final class QwenParity: @unchecked Sendable {
 
     let modelName: String
     let fixtures: LlamaCppFixtures
+    /// Prompts of each kind (plain, chat) that greedy parity must hold at least.
+    let minimumPerKind: Int
     private var loaded: LanguageModel?
     private let lock = NSLock()
 
-    init(modelName: String) {
+    init(modelName: String, minimumPerKind: Int = 3) {
         self.modelName = modelName
+        self.minimumPerKind = minimumPerKind
         fixtures = LlamaCppFixtures(modelName)
     }
 
@@ -78,14 +83,14 @@ final class QwenParity: @unchecked Sendable {
     }
 
     /// Identical continuations on every prompt stable across llama.cpp's configurations with comfortable margins:
-    /// at least 6, at least 3 plain and 3 chat.
+    /// at least 6, at least `minimumPerKind` plain and chat.
     func greedyContinuations(file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try model()
         model.numerics = .llamaCpp
         let kinds = try fixtures.checkGreedyContinuations(model, minimumMargin: Self.minimumMargin, file: file, line: line)
         XCTAssertGreaterThanOrEqual(kinds.values.reduce(0, +), 6, "\(modelName): stable prompts held to llama.cpp", file: file, line: line)
-        XCTAssertGreaterThanOrEqual(kinds["plain"] ?? 0, 3, file: file, line: line)
-        XCTAssertGreaterThanOrEqual(kinds["chat"] ?? 0, 3, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(kinds["plain"] ?? 0, minimumPerKind, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(kinds["chat"] ?? 0, minimumPerKind, file: file, line: line)
     }
 
     /// llama-cpp numerics: top-1 / top-10 (up to near-ties at its edge) where llama.cpp's own are stable; max |Δ|
