@@ -24,8 +24,8 @@ public enum EvaluationFile {
         public var grid: EvaluationGrid
         public var gridJSON: String
         public var shard: Shard
-        public var modelPath: String
-        public var modelSHA256: String
+        /// The model, shapes, numerics, threads and command line the file recorded.
+        public var provenance: ModelProvenance
         public var toolVersion: String
         public var rows: [EvaluationRow]
     }
@@ -134,7 +134,7 @@ public enum EvaluationFile {
                           cacheBytes: Int(bytes[i]), prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i])
         }
         return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON, shard: try Shard(parsing: try f.stringAttribute("shard")),
-                        modelPath: try f.stringAttribute("model_path"), modelSHA256: try f.stringAttribute("model_sha256"),
+                        provenance: try ModelProvenance(recordedIn: f, commandLine: try f.stringAttribute("command_line")),
                         toolVersion: try f.stringAttribute("tool_version"), rows: rows)
     }
 }

@@ -10,30 +10,22 @@ public enum EvaluationMerge {
         guard let first = paths.first else { throw ProbeError("merge needs at least one shard file") }
         let shards = try paths.map { try EvaluationFile.read($0) }
         let reference = shards[0]
-        let provenance: ModelProvenance
-        do {
-            let file = try HDF5File.open(first)
-            defer { file.close() }
-            provenance = try ModelProvenance(recordedIn: file, commandLine: commandLine)
-        }
+        var provenance = reference.provenance
+        provenance.commandLine = commandLine
         for (path, shard) in zip(paths, shards).dropFirst() {
             guard shard.gridJSON == reference.gridJSON else {
                 throw ProbeError("\(path): another grid than \(first) (lengths, depths, samples, policies, budgets, seed or settings differ); shards of one sweep only")
             }
-            guard shard.modelSHA256 == reference.modelSHA256 else {
-                throw ProbeError("\(path): made with another model (sha256 \(shard.modelSHA256.prefix(12))…) than \(first) (\(reference.modelSHA256.prefix(12))…)")
+            let (mine, theirs) = (shard.provenance, reference.provenance)
+            guard mine.modelSHA256 == theirs.modelSHA256 else {
+                throw ProbeError("\(path): made with another model (sha256 \(mine.modelSHA256.prefix(12))…) than \(first) (\(theirs.modelSHA256.prefix(12))…)")
+            }
+            guard mine.numerics == theirs.numerics else {
+                throw ProbeError("\(path): made with \(mine.numerics) numerics, \(first) with \(theirs.numerics)")
             }
             guard shard.toolVersion == reference.toolVersion else {
                 throw ProbeError("\(path): made by dapq-probe \(shard.toolVersion), \(first) by \(reference.toolVersion)")
             }
-        }
-        let numerics = try paths.map { path -> String in
-            let file = try HDF5File.open(path)
-            defer { file.close() }
-            return try file.stringAttribute("numerics")
-        }
-        if let other = zip(paths, numerics).first(where: { $0.1 != numerics[0] }) {
-            throw ProbeError("\(other.0): made with \(other.1) numerics, \(first) with \(numerics[0])")
         }
         var owner: [String: String] = [:]
         var byCell: [String: EvaluationRow] = [:]
