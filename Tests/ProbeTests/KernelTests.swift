@@ -29,4 +29,57 @@ final class KernelTests: XCTestCase {
         let total = expected.reduce(0, +)
         for j in 0..<29 { XCTAssertEqual(Double(row[j]), expected[j] / total, accuracy: 1e-6) }
     }
+
+    func testSoftmaxOfALongRowFindsTheMaximumInTheTail() {
+        // 1003 values: 62 blocks of 16, one of 8, 3 scalars; the largest score is one of the last three.
+        var row: [Float] = (0..<1003).map { Float(($0 * 37) % 101) * 0.05 }
+        row[1001] = 40
+        let expected = row.map { Foundation.exp(Double($0) - 40) }
+        let total = expected.reduce(0, +)
+        row.withUnsafeMutableBufferPointer { Kernels.softmaxPrefix($0.baseAddress!, valid: 1003, n: 1003) }
+        XCTAssertTrue(row.allSatisfy { $0.isFinite })
+        for j in 0..<1003 { XCTAssertEqual(Double(row[j]), expected[j] / total, accuracy: 1e-7 + 1e-5 * expected[j] / total) }
+    }
+
+    func testRoundToHalfMatchesTheScalarConversion() {
+        var values: [Float] = (0..<45).map { Float($0) * 0.3137 - 6.1 }
+        values[3] = 70_000
+        values[40] = 1e-6
+        let expected = values.map { Float(Float16($0)) }
+        values.withUnsafeMutableBufferPointer { Kernels.roundToHalf($0.baseAddress!, count: 45) }
+        XCTAssertEqual(values, expected)
+    }
+
+    func testActivationRoundTripEqualsQuantizedValuesTimesScales() {
+        let rows = 3, cols = 64
+        var x: [Float] = (0..<(rows * cols)).map { Float(($0 * 29) % 97) * 0.021 - 1 }
+        x[70] = 0
+        for i in 128..<160 { x[i] = 0 }   // an all-zero block
+        let quantized = QuantizedActivations()
+        x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, rows: rows, cols: cols) }
+        let expected = (0..<(rows * cols)).map { quantized.scales[$0 / 32] * Float(quantized.values[$0]) }
+        let sums = (0..<(rows * cols / 32)).map { quantized.sums[$0] }
+        let scaledSums = (0..<(rows * cols / 32)).map { quantized.scaledSums[$0] }
+        let trip = QuantizedActivations()
+        x.withUnsafeMutableBufferPointer { trip.roundTrip($0.baseAddress!, rows: rows, cols: cols) }
+        XCTAssertEqual(x, expected)
+        XCTAssertEqual((0..<(rows * cols / 32)).map { trip.sums[$0] }, sums)
+        XCTAssertEqual((0..<(rows * cols / 32)).map { trip.scaledSums[$0] }, scaledSums)
+    }
+
+    func testBalancedSplitCutsAtUnitsIntoRunsOfAboutEqualCost() {
+        // 9 heads × 4 chunks with causal costs 1, 3, 5, 7 per head: 144 in all, 72 per part.
+        let cost = { (i: Int) in Double(2 * (i % 4) + 1) }
+        let free = LanguageModel.balancedSplit(36, parts: 2, unit: 1, cost: cost)
+        XCTAssertEqual(free.first, 0)
+        XCTAssertEqual(free.last, 36)
+        // The cut lands within half an item of the target: 4 heads and 3 chunks make 73.
+        XCTAssertEqual((0..<free[1]).map(cost).reduce(0, +), 73)
+        let heads = LanguageModel.balancedSplit(36, parts: 3, unit: 4, cost: cost)
+        XCTAssertEqual(heads, [0, 12, 24, 36])   // whole heads only: three of 16 each per part
+        let three = LanguageModel.balancedSplit(5, parts: 3, unit: 1) { _ in 1 }
+        XCTAssertEqual(three.count, 4)
+        XCTAssertEqual(three, three.sorted())
+        XCTAssertEqual(three.last, 5)
+    }
 }

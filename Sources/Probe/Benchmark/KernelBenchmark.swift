@@ -32,7 +32,10 @@ public struct KernelBenchmark {
     /// Every benchmark, in order.
     public func run() -> [Line] {
         var lines: [Line] = []
-        // Float32 GEMM, C[m×n] = A[m×k]·B[n×k]ᵀ, on prefill shapes of a 576-wide model and a square one.
+        // Float32 GEMM, C[m×n] = A[m×k]·B[n×k]ᵀ, on prefill shapes of a 576-wide model and a square one, with
+        // OpenBLAS's own threads (the forward pass keeps BLAS single-threaded and splits the work itself).
+        openblas_set_num_threads(Int32(ComputeThreads.current))
+        defer { openblas_set_num_threads(1) }
         for (m, n, k) in [(512, 576, 576), (512, 1536, 576), (512, 576, 1536), (2048, 2048, 2048)] {
             let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: m * n)
             for i in 0..<(m * k) { a.pointer[i] = Float(i % 7) * 0.1 }

@@ -116,11 +116,16 @@ public final class WeightMatrix: @unchecked Sendable {
                 QuantizedActivations.roundTripQ8K(xq, count: count * cols)
                 x = UnsafePointer(xq)
             }
-            if count == 1 {
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(cols), 1, dense.pointer, Int32(cols), x, 1, 0, y, 1)
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(rows), Int32(cols), 1,
-                            x, Int32(cols), dense.pointer, Int32(cols), 0, y, Int32(rows))
+            // Each worker multiplies its own share of the rows (BLAS itself runs single-threaded, see ComputeThreads).
+            let xin = x
+            WorkerPool.shared.forEachRange(rows, minimumPerThread: 64) { range in
+                let w = dense.pointer + range.lowerBound * cols, n = Int32(range.count)
+                if count == 1 {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, Int32(cols), 1, w, Int32(cols), xin, 1, 0, y + range.lowerBound, 1)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), n, Int32(cols), 1,
+                                xin, Int32(cols), w, Int32(cols), 0, y + range.lowerBound, Int32(rows))
+                }
             }
             return
         }
@@ -133,21 +138,30 @@ public final class WeightMatrix: @unchecked Sendable {
             }
             return
         }
-        // Large batch: the activations llama.cpp would see, times the dequantized weights, through BLAS.
+        // Large batch: the activations llama.cpp would see, times the dequantized weights, through BLAS. Each
+        // worker takes its own share of the output rows and, panel by panel, dequantizes them into its own buffer
+        // and multiplies with (single-threaded) BLAS: no barrier between the two steps, and the panel is still in
+        // the core's cache when the GEMM reads it.
         let xq = scratch.buffer("activations", count: count * cols)
         xq.update(from: x, count: count * cols)
         if numerics == .llamaCpp { scratch.activations.roundTrip(xq, rows: count, cols: cols) }
-        let panelRows = min(rows, max(256, (1 << 21) / cols))
-        let panel = scratch.buffer("panel", count: panelRows * cols)
-        var r0 = 0
-        while r0 < rows {
-            let n = min(panelRows, rows - r0)
-            pool.forEachRange(n, minimumPerThread: 32) { range in
-                q.dequantize(rows: (r0 + range.lowerBound)..<(r0 + range.upperBound), into: panel - r0 * cols)
+        let threads = pool.threadCount
+        let panelRows = min(rows, max(QuantizedMatrix.groupRows, (1 << 18) / cols / QuantizedMatrix.groupRows * QuantizedMatrix.groupRows))
+        let panels = scratch.buffer("panel", count: threads * panelRows * cols)
+        let groups = q.groups
+        pool.run { part in
+            let panel = panels + part * panelRows * cols
+            // Whole groups of 16 rows per worker, so that no two workers unpack the same group.
+            let first = min(rows, groups * part / threads * QuantizedMatrix.groupRows)
+            let end = min(rows, groups * (part + 1) / threads * QuantizedMatrix.groupRows)
+            var r0 = first
+            while r0 < end {
+                let n = min(panelRows, end - r0)
+                q.dequantize(rows: r0..<(r0 + n), into: panel - r0 * cols)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(cols), 1,
+                            xq, Int32(cols), panel, Int32(cols), 0, y + r0, Int32(rows))
+                r0 += n
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(cols), 1,
-                        xq, Int32(cols), panel, Int32(cols), 0, y + r0, Int32(rows))
-            r0 += n
         }
         if let mins = q.mins, numerics == .llamaCpp {
             // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip above gave float16(d)·Σq. Add the difference.

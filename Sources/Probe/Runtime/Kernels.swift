@@ -32,29 +32,58 @@ enum Kernels {
         }
     }
 
-    /// In-place softmax over the first `valid` entries of a row (the sum accumulated in double precision, as
-    /// ggml does); entries from `valid` to `n` are set to zero.
+    /// In-place softmax over the first `valid` entries of a row (each exponential accumulated in double
+    /// precision, as ggml does); entries from `valid` to `n` are set to zero. Eight lanes at a time: the
+    /// maximum, the exponentials and their sums, and the scaling each one pass.
     static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
-        var m = -Float.infinity
-        for i in 0..<valid where row[i] > m { m = row[i] }
-        var sum: Double = 0
+        let raw = UnsafeMutableRawPointer(row)
+        let whole = valid & ~7
+        var mv = SIMD8<Float>(repeating: -.infinity)
         var i = 0
-        let mv = SIMD8<Float>(repeating: m)
-        while i + 8 <= valid {
-            let e = VectorMath.exp(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
-            UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: SIMD8<Float>.self)
-            sum += Double(e.sum())
+        while i < whole {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            mv.replace(with: v, where: v .> mv)
             i += 8
         }
-        while i < valid {
-            let e = expf(row[i] - m)
-            row[i] = e
+        var m = mv.max()
+        for j in whole..<valid where row[j] > m { m = row[j] }
+        mv = SIMD8<Float>(repeating: m)
+        // Four double accumulators, so that the additions' latency does not bound the loop.
+        var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
+        i = 0
+        while i + 16 <= whole {
+            let e0 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
+            let e1 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) - mv)
+            raw.storeBytes(of: e0, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: e1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            a0 += SIMD4<Double>(e0.lowHalf)
+            a1 += SIMD4<Double>(e0.highHalf)
+            a2 += SIMD4<Double>(e1.lowHalf)
+            a3 += SIMD4<Double>(e1.highHalf)
+            i += 16
+        }
+        if i < whole {
+            let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
+            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            a0 += SIMD4<Double>(e.lowHalf)
+            a1 += SIMD4<Double>(e.highHalf)
+        }
+        var sum = ((a0 + a1) + (a2 + a3)).sum()
+        for j in whole..<valid {
+            let e = expf(row[j] - m)
+            row[j] = e
             sum += Double(e)
-            i += 1
         }
         let inv = Float(1 / sum)
-        for i in 0..<valid { row[i] *= inv }
-        for i in valid..<n { row[i] = 0 }
+        let iv = SIMD8<Float>(repeating: inv)
+        i = 0
+        while i < whole {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
+            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        for j in whole..<valid { row[j] *= inv }
+        if valid < n { (row + valid).update(repeating: 0, count: n - valid) }
     }
 
     /// `x[i] += y[i]`.
@@ -71,7 +100,17 @@ enum Kernels {
 extension Kernels {
     /// Rounds each value to the nearest float16 and back.
     static func roundToHalf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = Float(Float16(x[i])) }
+        let raw = UnsafeMutableRawPointer(x)
+        var i = 0
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            x[i] = Float(Float16(x[i]))
+            i += 1
+        }
     }
 }
 

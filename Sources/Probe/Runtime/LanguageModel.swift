@@ -175,49 +175,71 @@ public final class LanguageModel: @unchecked Sendable {
         let scale = 1 / Float(dh).squareRoot()
         let wantsAttention = observer?.wantsAttention ?? false
         let longest = cache.maxLength
-        let chunk = max(1, min(T, 256, (1 << 21) / max(longest, 1)))
+        // Rows per work item: a chunk of scores (rows × keys floats) stays within about 1 MiB, the core's L2.
+        let chunk = max(16, min(T, 256, (1 << 18) / max(longest, 1)))
         let threads = wantsAttention ? 1 : WorkerPool.shared.threadCount
         let scoreSpace = workspace.buffer("scores", count: threads * chunk * longest)
-        // Heads in parallel, each with single-threaded BLAS; an observer of attention sees heads in order.
-        let heads = { (part: Int, range: Range<Int>) in
+        // Work items are (head, chunk of rows), heads in order, each with single-threaded BLAS; an observer of
+        // attention sees them in order (one thread). Workers take contiguous runs of items of about equal cost
+        // (causal rows see more keys the later they come). When the observer sums attention per head, a head's
+        // chunks stay on one worker so that no two threads add into one head's sums.
+        let chunks = (T + chunk - 1) / chunk
+        let wholeHeads = observer?.attentionSums(layer: l, head: 0) != nil
+        let item = { (index: Int, part: Int) in
             let scores = scoreSpace + part * chunk * longest
-            for head in range {
-                let g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let prior = L - T
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                var r0 = 0
-                while r0 < T {
-                    let n = min(chunk, T - r0)
-                    // Causality: the rows of this chunk see only the first `visible` entries.
-                    let visible = prior + r0 + n
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
-                                q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
-                    for i in 0..<n {
-                        Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
-                    }
-                    if let sums = observer?.attentionSums(layer: l, head: head) {
-                        for i in 0..<n { Kernels.add(sums, scores + i * L, count: prior + r0 + i + 1) }
-                    }
-                    if wantsAttention {
-                        observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
-                    }
-                    if self.numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
-                                scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
-                    r0 += n
-                }
+            let head = index / chunks, r0 = (index % chunks) * chunk
+            let g = head / c.groupSize
+            let L = cache.length(layer: l, head: g)
+            let prior = L - T
+            let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+            let n = min(chunk, T - r0)
+            // Causality: the rows of this chunk see only the first `visible` entries.
+            let visible = prior + r0 + n
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
+                        q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
+            for i in 0..<n {
+                Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
             }
+            if let sums = observer?.attentionSums(layer: l, head: head) {
+                for i in 0..<n { Kernels.add(sums, scores + i * L, count: prior + r0 + i + 1) }
+            }
+            if wantsAttention {
+                observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
+            }
+            if self.numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
+                        scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
         }
+        let itemCount = c.nHeads * chunks
         if threads == 1 {
-            heads(0, 0..<c.nHeads)
+            for index in 0..<itemCount { item(index, 0) }
         } else {
-            ComputeThreads.withSingleThreadedBLAS {
-                WorkerPool.shared.run { part in
-                    heads(part, (c.nHeads * part / threads)..<(c.nHeads * (part + 1) / threads))
-                }
+            let prior = cache.length(layer: l, head: 0) - T
+            let bounds = Self.balancedSplit(itemCount, parts: threads, unit: wholeHeads ? chunks : 1) { index in
+                let r0 = (index % chunks) * chunk, n = min(chunk, T - r0)
+                return Double(n) * Double(prior + r0 + n)
+            }
+            WorkerPool.shared.run { part in
+                for index in bounds[part]..<bounds[part + 1] { item(index, part) }
             }
         }
+    }
+
+    /// Boundaries `b[0] = 0 ≤ b[1] ≤ … ≤ b[parts] = count` that cut `0..<count` into runs of about equal total
+    /// `cost`, only at multiples of `unit`.
+    static func balancedSplit(_ count: Int, parts: Int, unit: Int, cost: (Int) -> Double) -> [Int] {
+        var prefix = [0.0]
+        for index in 0..<count { prefix.append(prefix.last! + cost(index)) }
+        let total = prefix.last!
+        var bounds = [0]
+        for p in 1..<parts {
+            let target = total * Double(p) / Double(parts)
+            var cut = bounds.last!
+            while cut + unit <= count && abs(prefix[cut + unit] - target) <= abs(prefix[cut] - target) { cut += unit }
+            bounds.append(cut)
+        }
+        bounds.append(count)
+        return bounds
     }
 
     /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
