@@ -210,6 +210,16 @@ final class QuantizedMatrix: @unchecked Sendable {
         }
     }
 
+    /// The block minima of rows `range` (`.minimum` only), row-major: `out[(r − range.lowerBound)·nb + b]`.
+    func minima(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let nb = blocksPerRow
+        for r in range {
+            let g = r / Self.groupRows, slot = Self.scaleSlot(r % Self.groupRows)
+            let row = out + (r - range.lowerBound) * nb
+            for b in 0..<nb { row[b] = mins![(g * nb + b) * Self.groupRows + slot] }
+        }
+    }
+
     /// One row as float32, for embedding look-up.
     func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         dequantize(rows: r..<(r + 1), into: out - r * cols)

@@ -148,7 +148,16 @@ public final class WeightMatrix: @unchecked Sendable {
         let threads = pool.threadCount
         let panelRows = min(rows, max(QuantizedMatrix.groupRows, (1 << 18) / cols / QuantizedMatrix.groupRows * QuantizedMatrix.groupRows))
         let panels = scratch.buffer("panel", count: threads * panelRows * cols)
-        let groups = q.groups
+        let groups = q.groups, nb = q.blocksPerRow
+        // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip gives float16(d)·Σq. Weights with block minima
+        // add the difference times each block's minimum: y[t, r] += Σ_b delta[t, b]·m[r, b].
+        var delta: UnsafeMutablePointer<Float>?
+        if q.mins != nil && numerics == .llamaCpp {
+            let a = scratch.activations, d = scratch.buffer("delta", count: count * nb)
+            for i in 0..<(count * nb) { d[i] = a.scaledSums[i] - a.scales[i] * Float(a.sums[i]) }
+            delta = d
+        }
+        let panelMinima = delta == nil ? nil : scratch.buffer("panel minima", count: threads * panelRows * nb)
         pool.run { part in
             let panel = panels + part * panelRows * cols
             // Whole groups of 16 rows per worker, so that no two workers unpack the same group.
@@ -160,17 +169,14 @@ public final class WeightMatrix: @unchecked Sendable {
                 q.dequantize(rows: r0..<(r0 + n), into: panel - r0 * cols)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(cols), 1,
                             xq, Int32(cols), panel, Int32(cols), 0, y + r0, Int32(rows))
+                if let delta, let panelMinima {
+                    let minima = panelMinima + part * panelRows * nb
+                    q.minima(rows: r0..<(r0 + n), into: minima)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(nb), 1,
+                                delta, Int32(nb), minima, Int32(nb), 1, y + r0, Int32(rows))
+                }
                 r0 += n
             }
-        }
-        if let mins = q.mins, numerics == .llamaCpp {
-            // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip above gave float16(d)·Σq. Add the difference.
-            let nb = q.blocksPerRow
-            let delta = scratch.buffer("delta", count: count * nb)
-            let a = scratch.activations
-            for i in 0..<(count * nb) { delta[i] = a.scaledSums[i] - a.scales[i] * Float(a.sums[i]) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(rows), Int32(nb), 1,
-                        delta, Int32(nb), mins, Int32(nb), 1, y, Int32(rows))
         }
     }
 }

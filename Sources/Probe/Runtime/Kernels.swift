@@ -32,10 +32,11 @@ enum Kernels {
         }
     }
 
-    /// In-place softmax over the first `valid` entries of a row (each exponential accumulated in double
-    /// precision, as ggml does); entries from `valid` to `n` are set to zero. Eight lanes at a time: the
-    /// maximum, the exponentials and their sums, and the scaling each one pass.
-    static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
+    /// In-place softmax over the first `valid` entries of a row (the sum in double precision, as ggml, from float
+    /// partial sums of at most 32 values per lane); entries from `valid` to `n` are set to zero. Eight lanes at a time: the
+    /// maximum, the exponentials and their sums, and the scaling each one pass. `roundedToHalf` also rounds
+    /// each probability to float16 in the scaling pass (`roundToHalf` after the softmax, without another pass).
+    static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int, roundedToHalf: Bool = false) {
         let raw = UnsafeMutableRawPointer(row)
         let whole = valid & ~7
         var mv = SIMD8<Float>(repeating: -.infinity)
@@ -45,28 +46,37 @@ enum Kernels {
             mv.replace(with: v, where: v .> mv)
             i += 8
         }
-        var m = mv.max()
+        let m4 = mv.lowHalf.replacing(with: mv.highHalf, where: mv.highHalf .> mv.lowHalf)
+        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
+        var m = Swift.max(m2[0], m2[1])
         for j in whole..<valid where row[j] > m { m = row[j] }
         mv = SIMD8<Float>(repeating: m)
-        // Four double accumulators, so that the additions' latency does not bound the loop.
+        // Float sums over runs of at most 256 values (two accumulators, so that the additions' latency does not
+        // bound the loop), each run's sums then added in double precision.
         var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
         i = 0
-        while i + 16 <= whole {
-            let e0 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
-            let e1 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) - mv)
-            raw.storeBytes(of: e0, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: e1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
-            a0 += SIMD4<Double>(e0.lowHalf)
-            a1 += SIMD4<Double>(e0.highHalf)
-            a2 += SIMD4<Double>(e1.lowHalf)
-            a3 += SIMD4<Double>(e1.highHalf)
-            i += 16
-        }
-        if i < whole {
-            let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
-            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            a0 += SIMD4<Double>(e.lowHalf)
-            a1 += SIMD4<Double>(e.highHalf)
+        while i < whole {
+            let runEnd = Swift.min(whole, i + 256)
+            var f0 = SIMD8<Float>(), f1 = SIMD8<Float>()
+            while i + 16 <= runEnd {
+                let e0 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
+                let e1 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) - mv)
+                raw.storeBytes(of: e0, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                raw.storeBytes(of: e1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+                f0 += e0
+                f1 += e1
+                i += 16
+            }
+            if i < runEnd {
+                let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
+                raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                f0 += e
+                i += 8
+            }
+            a0 += SIMD4<Double>(f0.lowHalf)
+            a1 += SIMD4<Double>(f0.highHalf)
+            a2 += SIMD4<Double>(f1.lowHalf)
+            a3 += SIMD4<Double>(f1.highHalf)
         }
         var sum = ((a0 + a1) + (a2 + a3)).sum()
         for j in whole..<valid {
@@ -77,12 +87,21 @@ enum Kernels {
         let inv = Float(1 / sum)
         let iv = SIMD8<Float>(repeating: inv)
         i = 0
-        while i < whole {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
-            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
+        if roundedToHalf {
+            while i < whole {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
+                raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            for j in whole..<valid { row[j] = Float(Float16(row[j] * inv)) }
+        } else {
+            while i < whole {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
+                raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+                i += 8
+            }
+            for j in whole..<valid { row[j] *= inv }
         }
-        for j in whole..<valid { row[j] *= inv }
         if valid < n { (row + valid).update(repeating: 0, count: n - valid) }
     }
 
@@ -91,10 +110,6 @@ enum Kernels {
         for i in 0..<count { x[i] += y[i] }
     }
 
-    /// Adds `bias` (length `n`) to each of `rows` rows.
-    static func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows { add(x + r * n, bias, count: n) }
-    }
 }
 
 extension Kernels {

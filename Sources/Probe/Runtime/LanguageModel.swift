@@ -101,29 +101,36 @@ public final class LanguageModel: @unchecked Sendable {
         }
         for segment in segments { segment.cache.reserve(additional: segment.rows.count) }
 
+        // Row-wise work (norms, splitting Q/K/V, biases, RoPE, rounding, residual adds, SwiGLU) runs on the worker
+        // pool for a prefill's many rows; a decoding step's few rows stay on the calling thread.
+        let rowsInParallel = { (body: (Range<Int>) -> Void) in WorkerPool.shared.forEachRange(T, minimumPerThread: 32, body) }
         for (l, w) in weights.layers.enumerated() {
-            Kernels.rmsNorm(x, weight: w.attentionNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
+            rowsInParallel { rows in
+                Kernels.rmsNorm(x + rows.lowerBound * d, weight: w.attentionNorm.pointer, rows: rows.count, n: d,
+                                eps: c.rmsEpsilon, into: h + rows.lowerBound * d)
+            }
             w.queryKeyValue.apply(h, count: T, into: qkv, scratch: scratch, numerics: numerics)
-            for t in 0..<T {
-                let row = qkv + t * qkvDim
-                (q + t * qDim).update(from: row, count: qDim)
-                (k + t * kvDim).update(from: row + qDim, count: kvDim)
-                (v + t * kvDim).update(from: row + qDim + kvDim, count: kvDim)
-            }
-            if let b = w.queryBias { Kernels.addBias(q, b.pointer, rows: T, n: qDim) }
-            if let b = w.keyBias { Kernels.addBias(k, b.pointer, rows: T, n: kvDim) }
-            if let b = w.valueBias { Kernels.addBias(v, b.pointer, rows: T, n: kvDim) }
-            for t in 0..<T {
-                let cs = cosTable + t * c.ropeDims / 2, sn = sinTable + t * c.ropeDims / 2
-                rope.apply(q + t * qDim, heads: c.nHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
-                rope.apply(k + t * kvDim, heads: c.nKVHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
-            }
-            // llama.cpp keeps K and V in float16 and multiplies Q·K in float16: round the same way, so that
-            // the cache and the observer hold exactly what attention uses.
-            if numerics == .llamaCpp {
-                Kernels.roundToHalf(q, count: T * qDim)
-                Kernels.roundToHalf(k, count: T * kvDim)
-                Kernels.roundToHalf(v, count: T * kvDim)
+            rowsInParallel { rows in
+                for t in rows {
+                    let row = qkv + t * qkvDim
+                    let qt = q + t * qDim, kt = k + t * kvDim, vt = v + t * kvDim
+                    qt.update(from: row, count: qDim)
+                    kt.update(from: row + qDim, count: kvDim)
+                    vt.update(from: row + qDim + kvDim, count: kvDim)
+                    if let b = w.queryBias { Kernels.add(qt, b.pointer, count: qDim) }
+                    if let b = w.keyBias { Kernels.add(kt, b.pointer, count: kvDim) }
+                    if let b = w.valueBias { Kernels.add(vt, b.pointer, count: kvDim) }
+                    let cs = cosTable + t * c.ropeDims / 2, sn = sinTable + t * c.ropeDims / 2
+                    rope.apply(qt, heads: c.nHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
+                    rope.apply(kt, heads: c.nKVHeads, dHead: c.dHead, position: positions[t], cos: cs, sin: sn)
+                    // llama.cpp keeps K and V in float16 and multiplies Q·K in float16: round the same way, so that
+                    // the cache and the observer hold exactly what attention uses.
+                    if numerics == .llamaCpp {
+                        Kernels.roundToHalf(qt, count: qDim)
+                        Kernels.roundToHalf(kt, count: kvDim)
+                        Kernels.roundToHalf(vt, count: kvDim)
+                    }
+                }
             }
             observer?.didProject(layer: l, positions: positions, queries: q, keys: k, values: v)
             if segments.count == 1 {
@@ -137,16 +144,20 @@ public final class LanguageModel: @unchecked Sendable {
                 attendSegments(layer: l, queries: q, segments: segments, into: attended)
             }
             w.attentionOutput.apply(attended, count: T, into: h, scratch: scratch, numerics: numerics)
-            Kernels.add(x, h, count: T * d)
-
-            Kernels.rmsNorm(x, weight: w.ffnNorm.pointer, rows: T, n: d, eps: c.rmsEpsilon, into: h)
+            rowsInParallel { rows in
+                let offset = rows.lowerBound * d
+                Kernels.add(x + offset, h + offset, count: rows.count * d)
+                Kernels.rmsNorm(x + offset, weight: w.ffnNorm.pointer, rows: rows.count, n: d, eps: c.rmsEpsilon, into: h + offset)
+            }
             w.gateUp.apply(h, count: T, into: gateUp, scratch: scratch, numerics: numerics)
-            for t in 0..<T {
-                Kernels.swiGLU(gate: gateUp + t * 2 * c.dFF, up: gateUp + t * 2 * c.dFF + c.dFF, count: c.dFF,
-                               into: activated + t * c.dFF)
+            rowsInParallel { rows in
+                for t in rows {
+                    Kernels.swiGLU(gate: gateUp + t * 2 * c.dFF, up: gateUp + t * 2 * c.dFF + c.dFF, count: c.dFF,
+                                   into: activated + t * c.dFF)
+                }
             }
             w.down.apply(activated, count: T, into: h, scratch: scratch, numerics: numerics)
-            Kernels.add(x, h, count: T * d)
+            rowsInParallel { rows in Kernels.add(x + rows.lowerBound * d, h + rows.lowerBound * d, count: rows.count * d) }
         }
 
         let first: Int
@@ -175,8 +186,8 @@ public final class LanguageModel: @unchecked Sendable {
         let scale = 1 / Float(dh).squareRoot()
         let wantsAttention = observer?.wantsAttention ?? false
         let longest = cache.maxLength
-        // Rows per work item: a chunk of scores (rows × keys floats) stays within about 1 MiB, the core's L2.
-        let chunk = max(16, min(T, 256, (1 << 18) / max(longest, 1)))
+        // Rows per work item: a chunk of scores (rows × keys floats) stays within about 2 MiB, the core's L2.
+        let chunk = max(16, min(T, 256, (1 << 19) / max(longest, 1)))
         let threads = wantsAttention ? 1 : WorkerPool.shared.threadCount
         let scoreSpace = workspace.buffer("scores", count: threads * chunk * longest)
         // Work items are (head, chunk of rows), heads in order, each with single-threaded BLAS; an observer of
@@ -197,8 +208,12 @@ public final class LanguageModel: @unchecked Sendable {
             let visible = prior + r0 + n
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
                         q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
+            // Probabilities go to float16 before they weight the values (llama.cpp); in the softmax's own pass
+            // unless an observer first takes them unrounded.
+            let roundLater = self.numerics == .llamaCpp && (wantsAttention || wholeHeads)
             for i in 0..<n {
-                Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible)
+                Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible,
+                                      roundedToHalf: self.numerics == .llamaCpp && !roundLater)
             }
             if let sums = observer?.attentionSums(layer: l, head: head) {
                 for i in 0..<n { Kernels.add(sums, scores + i * L, count: prior + r0 + i + 1) }
@@ -206,7 +221,7 @@ public final class LanguageModel: @unchecked Sendable {
             if wantsAttention {
                 observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
             }
-            if self.numerics == .llamaCpp { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
+            if roundLater { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
                         scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
         }
@@ -294,9 +309,12 @@ public final class LanguageModel: @unchecked Sendable {
         let dh = config.dHead
         let scale = 1 / Float(dh).squareRoot()
         for j in 0..<visible { scores[j] = Kernels.dot(query, K + j * dh, count: dh) * scale }
-        Kernels.softmaxPrefix(scores, valid: visible, n: visible)
-        if let sums { Kernels.add(sums, scores, count: visible) }
-        if numerics == .llamaCpp { Kernels.roundToHalf(scores, count: visible) }
+        let half = numerics == .llamaCpp
+        Kernels.softmaxPrefix(scores, valid: visible, n: visible, roundedToHalf: half && sums == nil)
+        if let sums {
+            Kernels.add(sums, scores, count: visible)
+            if half { Kernels.roundToHalf(scores, count: visible) }
+        }
         Kernels.weightedSum(scores, rows: V, count: visible, width: dh, into: out)
     }
 }
