@@ -108,10 +108,10 @@ clean:
 ## THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md); then the same against
 ## llama.cpp on Qwen2.5-Coder-0.5B (issue 11), written to notebooks-data/bench-qwen2.5-coder-0.5b.md.
 ##   BENCH_ARGS       more options for scripts/bench/run_bench.py, e.g. BENCH_ARGS="--rounds 5" or "--quick"
-##   BENCH_QWEN_ARGS  options of the Qwen run (default: llama.cpp only, 2 rounds); BENCH_QWEN=0 skips it
+##   BENCH_QWEN_ARGS  options of the Qwen run (default: llama.cpp only, 2 rounds of 2 repeats); BENCH_QWEN=0 skips it
 BENCH_ARGS ?=
 BENCH_QWEN ?= 1
-BENCH_QWEN_ARGS ?= --skip-torch --rounds 2
+BENCH_QWEN_ARGS ?= --skip-torch --rounds 2 --repeats 2
 .PHONY: bench
 bench: build
 	bash scripts/bench/venvs.sh
