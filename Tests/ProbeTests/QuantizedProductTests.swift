@@ -7,18 +7,14 @@ import XCTest
 final class QuantizedProductTests: XCTestCase {
     /// Random Q4_1 blocks (float16 scale and minimum, 32 nibbles) for a `rows × cols` weight.
     func randomQ41(rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
-        var state = seed
-        func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 33
-        }
+        var rng = SeededGenerator(seed: seed)
         var bytes: [UInt8] = []
         for _ in 0..<(rows * cols / 32) {
-            let d = Float16(Float(next() % 1000 + 1) / 20_000)
-            let m = Float16(-Float(next() % 1000) / 4_000)
+            let d = Float16(Float(rng.next() % 1000 + 1) / 20_000)
+            let m = Float16(-Float(rng.next() % 1000) / 4_000)
             withUnsafeBytes(of: d.bitPattern.littleEndian) { bytes += $0 }
             withUnsafeBytes(of: m.bitPattern.littleEndian) { bytes += $0 }
-            for _ in 0..<16 { bytes.append(UInt8(truncatingIfNeeded: next())) }
+            for _ in 0..<16 { bytes.append(UInt8(truncatingIfNeeded: rng.next())) }
         }
         return bytes
     }
@@ -27,11 +23,8 @@ final class QuantizedProductTests: XCTestCase {
         let rows = 40, cols = 96, count = 13
         let data = randomQ41(rows: rows, cols: cols, seed: 3)
         let weight = data.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: .q4_1, data: $0) }
-        var state: UInt64 = 11
-        let x: [Float] = (0..<(count * cols)).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(state >> 40) % 20_001 - 10_000) / 2_500
-        }
+        var rng = SeededGenerator(seed: 11)
+        let x: [Float] = (0..<(count * cols)).map { _ in (rng.nextFloat() * 2 - 1) * 4 }
         let saved = ComputeThreads.current
         defer { ComputeThreads.set(saved) }
         for threads in [1, 2] {

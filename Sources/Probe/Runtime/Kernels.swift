@@ -33,9 +33,9 @@ enum Kernels {
     }
 
     /// In-place softmax over the first `valid` entries of a row (the sum in double precision, as ggml, from float
-    /// partial sums of at most 32 values per lane); entries from `valid` to `n` are set to zero. Eight lanes at a time: the
-    /// maximum, the exponentials and their sums, and the scaling each one pass. `roundedToHalf` also rounds
-    /// each probability to float16 in the scaling pass (`roundToHalf` after the softmax, without another pass).
+    /// partial sums of at most 16 values per lane); entries from `valid` to `n` are set to zero. Eight lanes at a
+    /// time: the maximum, the exponentials and their sums, and the scaling each one pass. `roundedToHalf` also
+    /// rounds each probability to float16 in the scaling pass (`roundToHalf` after the softmax, without another pass).
     static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int, roundedToHalf: Bool = false) {
         let raw = UnsafeMutableRawPointer(row)
         let whole = valid & ~7
@@ -87,21 +87,13 @@ enum Kernels {
         let inv = Float(1 / sum)
         let iv = SIMD8<Float>(repeating: inv)
         i = 0
-        if roundedToHalf {
-            while i < whole {
-                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
-                raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            for j in whole..<valid { row[j] = Float(Float16(row[j] * inv)) }
-        } else {
-            while i < whole {
-                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
-                raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                i += 8
-            }
-            for j in whole..<valid { row[j] *= inv }
+        while i < whole {
+            var v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
+            if roundedToHalf { v = SIMD8<Float>(SIMD8<Float16>(v)) }
+            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
         }
+        for j in whole..<valid { row[j] = roundedToHalf ? Float(Float16(row[j] * inv)) : row[j] * inv }
         if valid < n { (row + valid).update(repeating: 0, count: n - valid) }
     }
 
@@ -109,7 +101,6 @@ enum Kernels {
     static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { x[i] += y[i] }
     }
-
 }
 
 extension Kernels {

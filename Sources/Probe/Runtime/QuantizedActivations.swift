@@ -50,18 +50,40 @@ final class QuantizedActivations {
     }
 
     @inline(__always) private func quantizeBlock(_ b: Int, of x: UnsafePointer<Float>) {
-        let xb = x + b * 32, qb = values + b * 32
-        var amax: Float = 0
-        for j in 0..<32 { amax = max(amax, abs(xb[j])) }
-        let d = amax / 127
-        let id: Float = amax != 0 ? 127 / amax : 0
-        var sum: Int32 = 0
-        for j in 0..<32 {
-            let q = Int32((xb[j] * id).rounded(.toNearestOrEven))
-            qb[j] = Int8(truncatingIfNeeded: q)
-            wide[b * 32 + j] = Int16(truncatingIfNeeded: q)
-            sum &+= q
+        let (q, d, sum) = Self.quantized(block: UnsafeRawPointer(x + b * 32))
+        func store(_ lanes: SIMD8<Float>, at first: Int) {
+            // Whole numbers |q| ≤ 127 to int32, exactly: add 1.5·2²³ and take the low mantissa bits.
+            let integers = unsafeBitCast(lanes + 12_582_912, to: SIMD8<Int32>.self) &- 0x4B40_0000
+            UnsafeMutableRawPointer(values + first).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: integers), as: SIMD8<Int8>.self)
+            UnsafeMutableRawPointer(wide + first).storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: integers), as: SIMD8<Int16>.self)
         }
+        store(q.0, at: b * 32)
+        store(q.1, at: b * 32 + 8)
+        store(q.2, at: b * 32 + 16)
+        store(q.3, at: b * 32 + 24)
+        record(block: b, d: d, sum: sum)
+    }
+
+    /// One block's arithmetic, eight lanes at a time: `d = max|x| / 127`, `q = round-half-even(x · 127 / max|x|)`
+    /// (whole numbers, as floats) and `Σq`.
+    @inline(__always) private static func quantized(block p: UnsafeRawPointer)
+        -> (q: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), d: Float, sum: Int32) {
+        var v = (p.loadUnaligned(as: SIMD8<Float>.self), p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                 p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+        func magnitude(_ w: SIMD8<Float>) -> SIMD8<Float> { w.replacing(with: -w, where: w .< 0) }
+        func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+        let amax = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3))).max()
+        let id: Float = amax != 0 ? 127 / amax : 0
+        v.0 = (v.0 * id).rounded(.toNearestOrEven)
+        v.1 = (v.1 * id).rounded(.toNearestOrEven)
+        v.2 = (v.2 * id).rounded(.toNearestOrEven)
+        v.3 = (v.3 * id).rounded(.toNearestOrEven)
+        // |q| ≤ 127: the float sum of 32 of them is exact.
+        return (v, amax / 127, Int32(((v.0 + v.1) + (v.2 + v.3)).sum()))
+    }
+
+    /// Block `b`'s scale as float16, `float16(d·Σq)` and `Σq`.
+    @inline(__always) private func record(block b: Int, d: Float, sum: Int32) {
         scales[b] = Float(Float16(d))
         scaledSums[b] = Float(Float16(d * Float(sum)))
         sums[b] = sum
@@ -76,33 +98,16 @@ final class QuantizedActivations {
         }
     }
 
-    /// `quantizeBlock`'s arithmetic, eight lanes at a time, writing `d·q` back instead of `q`.
+    /// `quantizeBlock`, writing `d·q` back instead of `q`.
     @inline(__always) private func roundTripBlock(_ b: Int, _ x: UnsafeMutablePointer<Float>) {
         let raw = UnsafeMutableRawPointer(x + b * 32)
-        var v = (raw.load(as: SIMD8<Float>.self), raw.load(fromByteOffset: 32, as: SIMD8<Float>.self),
-                 raw.load(fromByteOffset: 64, as: SIMD8<Float>.self), raw.load(fromByteOffset: 96, as: SIMD8<Float>.self))
-        var top = v.0.replacing(with: -v.0, where: v.0 .< 0)
-        for w in [v.1, v.2, v.3] {
-            let a = w.replacing(with: -w, where: w .< 0)
-            top.replace(with: a, where: a .> top)
-        }
-        let amax = top.max()
-        let d = amax / 127
-        let id: Float = amax != 0 ? 127 / amax : 0
-        v.0 = (v.0 * id).rounded(.toNearestOrEven)
-        v.1 = (v.1 * id).rounded(.toNearestOrEven)
-        v.2 = (v.2 * id).rounded(.toNearestOrEven)
-        v.3 = (v.3 * id).rounded(.toNearestOrEven)
-        // |q| ≤ 127: the float sum of 32 of them is exact.
-        let sum = Int32(((v.0 + v.1) + (v.2 + v.3)).sum())
-        let dh = Float(Float16(d))
-        raw.storeBytes(of: v.0 * dh, as: SIMD8<Float>.self)
-        raw.storeBytes(of: v.1 * dh, toByteOffset: 32, as: SIMD8<Float>.self)
-        raw.storeBytes(of: v.2 * dh, toByteOffset: 64, as: SIMD8<Float>.self)
-        raw.storeBytes(of: v.3 * dh, toByteOffset: 96, as: SIMD8<Float>.self)
-        scales[b] = dh
-        scaledSums[b] = Float(Float16(d * Float(sum)))
-        sums[b] = sum
+        let (q, d, sum) = Self.quantized(block: raw)
+        record(block: b, d: d, sum: sum)
+        let dh = scales[b]
+        raw.storeBytes(of: q.0 * dh, as: SIMD8<Float>.self)
+        raw.storeBytes(of: q.1 * dh, toByteOffset: 32, as: SIMD8<Float>.self)
+        raw.storeBytes(of: q.2 * dh, toByteOffset: 64, as: SIMD8<Float>.self)
+        raw.storeBytes(of: q.3 * dh, toByteOffset: 96, as: SIMD8<Float>.self)
     }
 }
 
