@@ -20,11 +20,24 @@ final class QuantizedProductTests: XCTestCase {
     }
 
     func testLargeBatchEqualsRowByRowIntegerProducts() {
-        let rows = 40, cols = 96, count = 13
+        let rows = 40, cols = 96, count = 13, nb = cols / 32
         let data = randomQ41(rows: rows, cols: cols, seed: 3)
         let weight = data.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: .q4_1, data: $0) }
         var rng = SeededGenerator(seed: 11)
         let x: [Float] = (0..<(count * cols)).map { _ in (rng.nextFloat() * 2 - 1) * 4 }
+        // The two paths add the same terms in different orders (and the panels correct the block sums in float),
+        // so each entry may differ by at most twice the forward error bound of a float sum of its terms,
+        // γ·Σ|term| with γ = n·u / (1 − n·u), n the number of additions, u = 2⁻²⁴.
+        var w = [Float](repeating: 0, count: rows * cols)
+        data.withUnsafeBytes { Dequantize.run(.q4_1, from: $0, into: &w, count: rows * cols) }
+        let activations = QuantizedActivations()
+        var seen = [Float](repeating: 0, count: count * cols)
+        seen.withUnsafeMutableBufferPointer { s in x.withUnsafeBufferPointer { activations.roundTrip($0.baseAddress!, into: s.baseAddress!, rows: count, cols: cols) } }
+        let minimum = { (r: Int, b: Int) -> Double in
+            let at = (r * nb + b) * 20 + 2
+            return Double(Float(Float16(bitPattern: UInt16(data[at]) | UInt16(data[at + 1]) << 8)))
+        }
+        let n = Double(cols + 2 * nb), u = 0x1p-24, gamma = n * u / (1 - n * u)
         let saved = ComputeThreads.current
         defer { ComputeThreads.set(saved) }
         for threads in [1, 2] {
@@ -34,7 +47,6 @@ final class QuantizedProductTests: XCTestCase {
             x.withUnsafeBufferPointer { xp in
                 batch.withUnsafeMutableBufferPointer { weight.apply(xp.baseAddress!, count: count, into: $0.baseAddress!, scratch: scratch) }
             }
-            var worst: Float = 0
             for t in 0..<count {
                 var single = [Float](repeating: 0, count: rows)
                 x.withUnsafeBufferPointer { xp in
@@ -42,10 +54,17 @@ final class QuantizedProductTests: XCTestCase {
                         weight.apply(xp.baseAddress! + t * cols, count: 1, into: $0.baseAddress!, scratch: scratch)
                     }
                 }
-                for r in 0..<rows { worst = max(worst, abs(batch[t * rows + r] - single[r]) / max(1, abs(single[r]))) }
+                for r in 0..<rows {
+                    var magnitude = 0.0
+                    for k in 0..<cols { magnitude += abs(Double(w[r * cols + k]) * Double(seen[t * cols + k])) }
+                    for b in 0..<nb {   // the block-minimum term, with its float correction
+                        let blockSum = (0..<32).reduce(0.0) { $0 + Double(seen[t * cols + b * 32 + $1]) }
+                        magnitude += 2 * abs(minimum(r, b)) * (abs(blockSum) + 1e-3)
+                    }
+                    XCTAssertLessThanOrEqual(abs(Double(batch[t * rows + r]) - Double(single[r])), 2 * gamma * magnitude,
+                                             "threads \(threads), row \(t), output \(r)")
+                }
             }
-            // Only the order of float additions differs (the block-minimum term included).
-            XCTAssertLessThan(worst, 2e-6, "threads \(threads)")
         }
     }
 }

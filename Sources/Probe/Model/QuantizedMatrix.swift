@@ -3,9 +3,10 @@
 /// computed as llama.cpp computes them: per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)`.
 ///
 /// Layout: rows in groups of 16, interleaved so that SIMD lanes are rows and no per-block horizontal sum is
-/// needed. Per group and block: 16 pairs `p` of columns (2p, 2p+1), each 32 bytes holding, for rows
-/// r = 0…15, the bytes `q[r][2p], q[r][2p+1]` — one 16-bit lane per row. Scales (and minima) per group and
-/// block: the 8 even rows, then the 8 odd rows, matching the lanes of the widened sums.
+/// needed. Per group and block: 16 pairs `p` of columns (2p, 2p+1), each 32 bytes holding, per 16-bit lane,
+/// the bytes `q[r][2p], q[r][2p+1]` of one row r: rows 0…7 in the even lanes, rows 8…15 in the odd ones
+/// (`lane(ofRow:)`), so that a kernel's even-lane sums are rows 0…7 and its odd-lane sums rows 8…15, in
+/// order. Scales (and minima) per group and block: rows 0…15 in order.
 final class QuantizedMatrix: @unchecked Sendable {
     enum Kind: Equatable {
         /// Q8_0: signed weights, x = d·q.
@@ -58,13 +59,13 @@ final class QuantizedMatrix: @unchecked Sendable {
             for b in 0..<nb {
                 let p = src + (r * nb + b) * stride
                 let (scale, minimum) = Self.unpack(type, block: p, into: &q)
-                let g = r / Self.groupRows, lane = r % Self.groupRows
+                let g = r / Self.groupRows, lane = Self.lane(ofRow: r % Self.groupRows)
                 let base = values + (g * nb + b) * Self.bytesPerGroupBlock
                 for pair in 0..<16 {
                     base[pair * 32 + lane * 2] = q[2 * pair]
                     base[pair * 32 + lane * 2 + 1] = q[2 * pair + 1]
                 }
-                let slot = (g * nb + b) * Self.groupRows + Self.scaleSlot(lane)
+                let slot = (g * nb + b) * Self.groupRows + r % Self.groupRows
                 scales[slot] = scale
                 mins?[slot] = minimum
             }
@@ -77,8 +78,8 @@ final class QuantizedMatrix: @unchecked Sendable {
         mins?.deallocate()
     }
 
-    /// Where row `lane` of a group keeps its scale: even rows first, then odd rows.
-    @inline(__always) static func scaleSlot(_ lane: Int) -> Int { lane % 2 == 0 ? lane / 2 : 8 + lane / 2 }
+    /// The 16-bit lane of row `r` (0…15) of a group: rows 0…7 the even lanes, rows 8…15 the odd ones.
+    @inline(__always) static func lane(ofRow r: Int) -> Int { r < 8 ? 2 * r : 2 * (r - 8) + 1 }
 
     /// The 32 quantized values of one GGUF block (as stored bytes: two's complement for Q8_0), its scale and minimum.
     static func unpack(_ type: GGMLType, block p: UnsafeRawPointer, into q: inout [UInt8]) -> (Float, Float) {
@@ -113,8 +114,9 @@ final class QuantizedMatrix: @unchecked Sendable {
     var byteCount: Int { groups * blocksPerRow * (Self.bytesPerGroupBlock + Self.groupRows * (mins == nil ? 4 : 8)) }
 
     /// `y[t, r] = W[r, :] · x[t, :]` for the row groups `groupRange` and every activation row; `y` has row
-    /// stride `rows`.
-    func multiply(_ x: QuantizedActivations, groups groupRange: Range<Int>, into y: UnsafeMutablePointer<Float>) {
+    /// stride `rows`. With `accumulate`, `y[t, r] += …` (the sum computed first, then added).
+    func multiply(_ x: QuantizedActivations, groups groupRange: Range<Int>, into y: UnsafeMutablePointer<Float>,
+                  accumulate: Bool = false) {
         let nb = blocksPerRow
         for g in groupRange {
             for t in 0..<x.rows {
@@ -141,8 +143,8 @@ final class QuantizedMatrix: @unchecked Sendable {
                 }
                 let out = y + t * rows + g * Self.groupRows
                 for i in 0..<8 {
-                    if g * Self.groupRows + 2 * i < rows { out[2 * i] = even[i] }
-                    if g * Self.groupRows + 2 * i + 1 < rows { out[2 * i + 1] = odd[i] }
+                    if g * Self.groupRows + i < rows { out[i] = accumulate ? out[i] + even[i] : even[i] }
+                    if g * Self.groupRows + 8 + i < rows { out[8 + i] = accumulate ? out[8 + i] + odd[i] : odd[i] }
                 }
             }
         }
@@ -188,25 +190,62 @@ final class QuantizedMatrix: @unchecked Sendable {
         return (e, o)
     }
 
-    /// Rows `range` as float32 (`d·q + m`, or `d·(q − offset)`), into `out` with row stride `cols`.
-    func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    /// Rows `range` as float32 (`d·q + m`, or `d·(q − offset)`), transposed: `out[k·stride + (r − range.lowerBound)]`
+    /// for every column k, the layout of a GEMM's right-hand panel. `range` starts at a multiple of 16.
+    func dequantizeColumns(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>, stride: Int) {
+        precondition(range.lowerBound % Self.groupRows == 0)
         let nb = blocksPerRow
-        for r in range {
-            let g = r / Self.groupRows, lane = r % Self.groupRows
+        var partial = [Float](repeating: 0, count: 32 * Self.groupRows)
+        for g in (range.lowerBound / Self.groupRows)..<((range.upperBound + Self.groupRows - 1) / Self.groupRows) {
+            let first = g * Self.groupRows - range.lowerBound, count = min(Self.groupRows, range.upperBound - g * Self.groupRows)
             for b in 0..<nb {
-                let base = values + (g * nb + b) * Self.bytesPerGroupBlock + lane * 2
-                let slot = (g * nb + b) * Self.groupRows + Self.scaleSlot(lane)
-                let d = scales[slot], o = out + r * cols + b * 32
-                switch kind {
-                case .signed:
-                    for j in 0..<32 { o[j] = d * Float(Int8(bitPattern: base[(j / 2) * 32 + j % 2])) }
-                case .offset(let offset):
-                    for j in 0..<32 { o[j] = d * Float(Int32(base[(j / 2) * 32 + j % 2]) - offset) }
-                case .minimum:
-                    let m = mins![slot]
-                    for j in 0..<32 { o[j] = d * Float(base[(j / 2) * 32 + j % 2]) + m }
+                if count == Self.groupRows {
+                    dequantize(group: g, block: b, into: out + b * 32 * stride + first, stride: stride)
+                } else {
+                    // A group cut short: all 16 rows into a scratch block, then the rows asked for.
+                    partial.withUnsafeMutableBufferPointer { dequantize(group: g, block: b, into: $0.baseAddress!, stride: Self.groupRows) }
+                    for k in 0..<32 {
+                        for i in 0..<count { out[(b * 32 + k) * stride + first + i] = partial[k * Self.groupRows + i] }
+                    }
                 }
             }
+        }
+    }
+
+    /// Block `b` of the 16 rows of group `g` as float32, transposed: `out[k·stride + i]` is row i, column
+    /// `32b + k`. Eight rows per vector: a 32-bit lane holds `q[i][2p], q[i][2p+1], q[8+i][2p], q[8+i][2p+1]`.
+    @inline(__always) private func dequantize(group g: Int, block b: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
+        let nb = blocksPerRow, at = g * nb + b
+        let base = UnsafeRawPointer(values + at * Self.bytesPerGroupBlock)
+        let slot = UnsafeRawPointer(scales + at * Self.groupRows)
+        let d0 = slot.load(as: SIMD8<Float>.self), d1 = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+        var m0 = SIMD8<Float>(), m1 = SIMD8<Float>()
+        if let mins {
+            let m = UnsafeRawPointer(mins + at * Self.groupRows)
+            m0 = m.load(as: SIMD8<Float>.self)
+            m1 = m.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+        }
+        // The byte at bit `shift` of each lane as a whole number (sign-extended for Q8_0, offset for Q4_0/Q5_0).
+        let value = { (v: SIMD8<UInt32>, shift: UInt32) -> SIMD8<Float> in
+            switch self.kind {
+            case .signed:
+                return Self.toFloat((unsafeBitCast(v &<< (24 - shift), to: SIMD8<Int32>.self)) &>> 24)
+            case .offset(let offset):
+                return Self.toFloat(unsafeBitCast((v &>> shift) & 0xFF, to: SIMD8<Int32>.self) &- offset)
+            case .minimum:
+                return Self.toFloat(unsafeBitCast((v &>> shift) & 0xFF, to: SIMD8<Int32>.self))
+            }
+        }
+        let hasMinimum = mins != nil
+        for pair in 0..<16 {
+            let v = base.load(fromByteOffset: pair * 32, as: SIMD8<UInt32>.self)
+            let even = UnsafeMutableRawPointer(out + 2 * pair * stride), odd = UnsafeMutableRawPointer(out + (2 * pair + 1) * stride)
+            var (a, b, c, e) = (d0 * value(v, 0), d1 * value(v, 16), d0 * value(v, 8), d1 * value(v, 24))
+            if hasMinimum { a += m0; b += m1; c += m0; e += m1 }
+            even.storeBytes(of: a, as: SIMD8<Float>.self)
+            even.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+            odd.storeBytes(of: c, as: SIMD8<Float>.self)
+            odd.storeBytes(of: e, toByteOffset: 32, as: SIMD8<Float>.self)
         }
     }
 
@@ -214,9 +253,29 @@ final class QuantizedMatrix: @unchecked Sendable {
     func minima(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let nb = blocksPerRow
         for r in range {
-            let g = r / Self.groupRows, slot = Self.scaleSlot(r % Self.groupRows)
+            let g = r / Self.groupRows, slot = r % Self.groupRows
             let row = out + (r - range.lowerBound) * nb
             for b in 0..<nb { row[b] = mins![(g * nb + b) * Self.groupRows + slot] }
+        }
+    }
+
+    /// Rows `range` as float32, row-major into `out` with row stride `cols` (`out` points at row 0).
+    func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        guard !range.isEmpty else { return }
+        let nb = blocksPerRow
+        var block = [Float](repeating: 0, count: 32 * Self.groupRows)
+        block.withUnsafeMutableBufferPointer { buffer in
+            let t = buffer.baseAddress!
+            for g in (range.lowerBound / Self.groupRows)...((range.upperBound - 1) / Self.groupRows) {
+                let rowsOfGroup = max(range.lowerBound, g * Self.groupRows)..<min(range.upperBound, (g + 1) * Self.groupRows)
+                for b in 0..<nb {
+                    dequantize(group: g, block: b, into: t, stride: Self.groupRows)
+                    for r in rowsOfGroup {
+                        let o = out + r * cols + b * 32, i = r - g * Self.groupRows
+                        for k in 0..<32 { o[k] = t[k * Self.groupRows + i] }
+                    }
+                }
+            }
         }
     }
 

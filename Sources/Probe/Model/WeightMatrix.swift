@@ -87,18 +87,25 @@ public final class WeightMatrix: @unchecked Sendable {
     }
 
     /// `y[t, :] = W · x[t, :]` for `t` in `0..<count`; `x` has row stride `cols`, `y` has row stride `rows`.
+    /// With `accumulate`, `y[t, :] += W · x[t, :]` (a residual connection without a separate pass).
     func apply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, scratch: MatmulScratch,
-               numerics: Numerics = .llamaCpp) {
+               numerics: Numerics = .llamaCpp, accumulate: Bool = false) {
+        let beta: Float = accumulate ? 1 : 0
         if let parts {
             if count == 1 {
-                for part in parts { part.matrix.apply(x, count: 1, into: y + part.firstRow, scratch: scratch, numerics: numerics) }
+                for part in parts {
+                    part.matrix.apply(x, count: 1, into: y + part.firstRow, scratch: scratch, numerics: numerics, accumulate: accumulate)
+                }
                 return
             }
             for part in parts {
                 let n = part.matrix.rows
                 let partial = scratch.buffer("stacked part", count: count * n)
                 part.matrix.apply(x, count: count, into: partial, scratch: scratch, numerics: numerics)
-                for t in 0..<count { (y + t * rows + part.firstRow).update(from: partial + t * n, count: n) }
+                for t in 0..<count {
+                    let target = y + t * rows + part.firstRow, source = partial + t * n
+                    if accumulate { Kernels.add(target, source, count: n) } else { target.update(from: source, count: n) }
+                }
             }
             return
         }
@@ -121,10 +128,10 @@ public final class WeightMatrix: @unchecked Sendable {
             WorkerPool.shared.forEachRange(rows, minimumPerThread: 64) { range in
                 let w = dense.pointer + range.lowerBound * cols, n = Int32(range.count)
                 if count == 1 {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, Int32(cols), 1, w, Int32(cols), xin, 1, 0, y + range.lowerBound, 1)
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, Int32(cols), 1, w, Int32(cols), xin, 1, beta, y + range.lowerBound, 1)
                 } else {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), n, Int32(cols), 1,
-                                xin, Int32(cols), w, Int32(cols), 0, y + range.lowerBound, Int32(rows))
+                                xin, Int32(cols), w, Int32(cols), beta, y + range.lowerBound, Int32(rows))
                 }
             }
             return
@@ -134,19 +141,23 @@ public final class WeightMatrix: @unchecked Sendable {
         if count <= Self.integerBatchLimit && numerics == .llamaCpp {
             scratch.activations.quantize(x, rows: count, cols: cols)
             pool.forEachRange(q.groups) { range in
-                q.multiply(scratch.activations, groups: range, into: y)
+                q.multiply(scratch.activations, groups: range, into: y, accumulate: accumulate)
             }
             return
         }
         // Large batch: the activations llama.cpp would see, times the dequantized weights, through BLAS. Each
-        // worker takes its own share of the output rows and, panel by panel, dequantizes them into its own buffer
-        // and multiplies with (single-threaded) BLAS: no barrier between the two steps, and the panel is still in
-        // the core's cache when the GEMM reads it.
+        // worker takes its own share of the output rows and, panel by panel, dequantizes them (transposed, as
+        // the GEMM's right-hand side) into its own buffer and multiplies with (single-threaded) BLAS: no barrier
+        // between the two steps, and the panel is still in the core's cache when the GEMM reads it.
         let xq = scratch.buffer("activations", count: count * cols)
-        xq.update(from: x, count: count * cols)
-        if numerics == .llamaCpp { scratch.activations.roundTrip(xq, rows: count, cols: cols) }
+        if numerics == .llamaCpp {
+            scratch.activations.roundTrip(x, into: xq, rows: count, cols: cols)
+        } else {
+            xq.update(from: x, count: count * cols)
+        }
         let threads = pool.threadCount
-        let panelRows = min(rows, max(QuantizedMatrix.groupRows, (1 << 18) / cols / QuantizedMatrix.groupRows * QuantizedMatrix.groupRows))
+        // Panels of up to 4 MiB: OpenBLAS packs the activations again for every panel, so fewer, larger panels pack less.
+        let panelRows = min(rows, max(QuantizedMatrix.groupRows, (1 << 20) / cols / QuantizedMatrix.groupRows * QuantizedMatrix.groupRows))
         let panels = scratch.buffer("panel", count: threads * panelRows * cols)
         let groups = q.groups, nb = q.blocksPerRow
         // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip gives float16(d)·Σq. Weights with block minima
@@ -166,9 +177,9 @@ public final class WeightMatrix: @unchecked Sendable {
             var r0 = first
             while r0 < end {
                 let n = min(panelRows, end - r0)
-                q.dequantize(rows: r0..<(r0 + n), into: panel - r0 * cols)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(cols), 1,
-                            xq, Int32(cols), panel, Int32(cols), 0, y + r0, Int32(rows))
+                q.dequantizeColumns(rows: r0..<(r0 + n), into: panel, stride: n)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(n), Int32(cols), 1,
+                            xq, Int32(cols), panel, Int32(n), beta, y + r0, Int32(rows))
                 if let delta, let panelMinima {
                     let minima = panelMinima + part * panelRows * nb
                     q.minima(rows: r0..<(r0 + n), into: minima)

@@ -143,10 +143,10 @@ public final class LanguageModel: @unchecked Sendable {
                 }
                 attendSegments(layer: l, queries: q, segments: segments, into: attended)
             }
-            w.attentionOutput.apply(attended, count: T, into: h, scratch: scratch, numerics: numerics)
+            // The residual connections: the output and down projections add straight into x.
+            w.attentionOutput.apply(attended, count: T, into: x, scratch: scratch, numerics: numerics, accumulate: true)
             rowsInParallel { rows in
                 let offset = rows.lowerBound * d
-                Kernels.add(x + offset, h + offset, count: rows.count * d)
                 Kernels.rmsNorm(x + offset, weight: w.ffnNorm.pointer, rows: rows.count, n: d, eps: c.rmsEpsilon, into: h + offset)
             }
             w.gateUp.apply(h, count: T, into: gateUp, scratch: scratch, numerics: numerics)
@@ -156,8 +156,7 @@ public final class LanguageModel: @unchecked Sendable {
                                    into: activated + t * c.dFF)
                 }
             }
-            w.down.apply(activated, count: T, into: h, scratch: scratch, numerics: numerics)
-            rowsInParallel { rows in Kernels.add(x + rows.lowerBound * d, h + rows.lowerBound * d, count: rows.count * d) }
+            w.down.apply(activated, count: T, into: x, scratch: scratch, numerics: numerics, accumulate: true)
         }
 
         let first: Int

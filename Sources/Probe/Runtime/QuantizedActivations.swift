@@ -72,7 +72,10 @@ final class QuantizedActivations {
                  p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         func magnitude(_ w: SIMD8<Float>) -> SIMD8<Float> { w.replacing(with: -w, where: w .< 0) }
         func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
-        let amax = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3))).max()
+        let m8 = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3)))
+        let m4 = m8.lowHalf.replacing(with: m8.highHalf, where: m8.highHalf .> m8.lowHalf)
+        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
+        let amax = Swift.max(m2[0], m2[1])
         let id: Float = amax != 0 ? 127 / amax : 0
         v.0 = (v.0 * id).rounded(.toNearestOrEven)
         v.1 = (v.1 * id).rounded(.toNearestOrEven)
@@ -89,19 +92,19 @@ final class QuantizedActivations {
         sums[b] = sum
     }
 
-    /// Replaces `x` by its quantized-then-dequantized value, `d·q` (d as float16), in place, keeping each
-    /// block's scale and sums (not the quantized values themselves: a prefill multiplies the float result).
-    func roundTrip(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+    /// Writes `x`'s quantized-then-dequantized value, `d·q` (d as float16), to `out` (which may be `x`), keeping
+    /// each block's scale and sums (not the quantized values themselves: a prefill multiplies the float result).
+    func roundTrip(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         reserve(rows: rows, cols: cols)
         WorkerPool.shared.forEachRange(rows * cols / 32, minimumPerThread: 1024) { range in
-            for b in range { roundTripBlock(b, x) }
+            for b in range { roundTripBlock(b, x, out) }
         }
     }
 
-    /// `quantizeBlock`, writing `d·q` back instead of `q`.
-    @inline(__always) private func roundTripBlock(_ b: Int, _ x: UnsafeMutablePointer<Float>) {
-        let raw = UnsafeMutableRawPointer(x + b * 32)
-        let (q, d, sum) = Self.quantized(block: raw)
+    /// `quantizeBlock`, writing `d·q` instead of `q`.
+    @inline(__always) private func roundTripBlock(_ b: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeMutableRawPointer(out + b * 32)
+        let (q, d, sum) = Self.quantized(block: UnsafeRawPointer(x + b * 32))
         record(block: b, d: d, sum: sum)
         let dh = scales[b]
         raw.storeBytes(of: q.0 * dh, as: SIMD8<Float>.self)

@@ -6,16 +6,16 @@ enum VectorMath {
         let clamped = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
         // Round x·log2(e) to the nearest integer by adding and subtracting 1.5·2²³; the added form's low
         // mantissa bits hold n + 0x4B400000.
-        let shifted = clamped * 1.442_695_04 + 12_582_912
+        // Fused multiply-adds throughout (one rounding each).
+        let shifted = SIMD8<Float>(repeating: 12_582_912).addingProduct(clamped, 1.442_695_04)
         let n = shifted - 12_582_912
-        let r = clamped - n * 0.693_145_75 - n * 1.428_606_8e-6
-        var p = SIMD8<Float>(repeating: 1.0 / 720)
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        let r = clamped.addingProduct(n, -0.693_145_75).addingProduct(n, -1.428_606_8e-6)
+        var p = SIMD8<Float>(repeating: 1.0 / 120).addingProduct(r, 1.0 / 720)
+        p = SIMD8<Float>(repeating: 1.0 / 24).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1.0 / 6).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 0.5).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
+        p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
         let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
     }
