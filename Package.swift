@@ -17,7 +17,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "Probe", dependencies: ["CBLAS", "CHDF5"], swiftSettings: releaseFlags),
+        .target(name: "CSIMD"),
+        .target(name: "Probe", dependencies: ["CBLAS", "CHDF5", "CSIMD"], swiftSettings: releaseFlags),
         .target(name: "Analysis", dependencies: ["Probe"], swiftSettings: releaseFlags),
         .target(name: "Compression", dependencies: ["Analysis", "Probe", "CBLAS"], swiftSettings: releaseFlags),
         .executableTarget(

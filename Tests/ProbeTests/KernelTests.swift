@@ -50,22 +50,27 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(values, expected)
     }
 
-    func testActivationRoundTripEqualsQuantizedValuesTimesScales() {
+    func testActivationQuantizationIsGGMLsQ8Blocks() {
+        // ggml's quantize_row_q8_1 per block of 32, written out here lane by lane: d = max|x| / 127,
+        // q = round-half-even(x · 127 / max|x|) (0 for an all-zero block), d kept as float16, s = float16(d · Σq).
         let rows = 3, cols = 64
         var x: [Float] = (0..<(rows * cols)).map { Float(($0 * 29) % 97) * 0.021 - 1 }
         x[70] = 0
         for i in 128..<160 { x[i] = 0 }   // an all-zero block
+        x[5] = -1.5   // a negative extreme
         let quantized = QuantizedActivations()
         x.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, rows: rows, cols: cols) }
-        let expected = (0..<(rows * cols)).map { quantized.scales[$0 / 32] * Float(quantized.values[$0]) }
-        let sums = (0..<(rows * cols / 32)).map { quantized.sums[$0] }
-        let scaledSums = (0..<(rows * cols / 32)).map { quantized.scaledSums[$0] }
-        let trip = QuantizedActivations()
-        var out = [Float](repeating: .nan, count: rows * cols)
-        out.withUnsafeMutableBufferPointer { o in x.withUnsafeBufferPointer { trip.roundTrip($0.baseAddress!, into: o.baseAddress!, rows: rows, cols: cols) } }
-        XCTAssertEqual(out, expected)
-        XCTAssertEqual((0..<(rows * cols / 32)).map { trip.sums[$0] }, sums)
-        XCTAssertEqual((0..<(rows * cols / 32)).map { trip.scaledSums[$0] }, scaledSums)
+        for block in 0..<(rows * cols / 32) {
+            let values = x[(block * 32)..<(block * 32 + 32)]
+            let amax = values.map(abs).max()!
+            let inverse: Float = amax == 0 ? 0 : 127 / amax
+            let q = values.map { Int8(($0 * inverse).rounded(.toNearestOrEven)) }
+            XCTAssertEqual((0..<32).map { quantized.values[block * 32 + $0] }, q, "block \(block)")
+            let d = Float(Float16(amax / 127)), sum = q.reduce(0) { $0 + Int32($1) }
+            XCTAssertEqual(quantized.scales[block], d, "block \(block)")
+            XCTAssertEqual(quantized.sums[block], sum, "block \(block)")
+            XCTAssertEqual(quantized.scaledSums[block], Float(Float16(amax / 127 * Float(sum))), "block \(block)")
+        }
     }
 
     func testBalancedSplitCutsAtUnitsIntoRunsOfAboutEqualCost() {

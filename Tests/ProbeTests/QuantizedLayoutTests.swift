@@ -6,27 +6,10 @@ import XCTest
 /// for every 32-block type, through each of its readers (a row, rows row-major, rows transposed as a GEMM panel),
 /// also for a last group of fewer than 16 rows; and a product with `accumulate` adds to what was there.
 final class QuantizedLayoutTests: XCTestCase {
-    /// Random blocks of `type` with finite float16 scales (and minima) of modest size.
-    func randomBlocks(_ type: GGMLType, rows: Int, cols: Int, seed: UInt64) -> [UInt8] {
-        var rng = SeededGenerator(seed: seed)
-        var bytes: [UInt8] = []
-        for _ in 0..<(rows * cols / 32) {
-            var block = (0..<type.bytesPerBlock).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            let d = Float16(Float(rng.next() % 1000 + 1) / 20_000).bitPattern
-            block[0] = UInt8(d & 0xFF); block[1] = UInt8(d >> 8)
-            if type == .q4_1 || type == .q5_1 {
-                let m = Float16(-Float(rng.next() % 1000) / 4_000).bitPattern
-                block[2] = UInt8(m & 0xFF); block[3] = UInt8(m >> 8)
-            }
-            bytes += block
-        }
-        return bytes
-    }
-
     func testEveryReaderGivesGGUFsDequantizedWeights() {
         let rows = 40, cols = 96   // two whole groups of 16 and one of 8
         for type in [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0] {
-            let data = randomBlocks(type, rows: rows, cols: cols, seed: 5)
+            let data = randomQuantizedBlocks(type, rows: rows, cols: cols, seed: 5)
             var expected = [Float](repeating: 0, count: rows * cols)
             data.withUnsafeBytes { Dequantize.run(type, from: $0, into: &expected, count: rows * cols) }
             let matrix = data.withUnsafeBytes { QuantizedMatrix(type: type, rows: rows, cols: cols, data: $0) }
@@ -53,9 +36,9 @@ final class QuantizedLayoutTests: XCTestCase {
         let rows = 40, cols = 96
         var rng = SeededGenerator(seed: 9)
         for type in [GGMLType.q4_1, .q8_0] {
-            let data = randomBlocks(type, rows: rows, cols: cols, seed: 7)
+            let data = randomQuantizedBlocks(type, rows: rows, cols: cols, seed: 7)
             let weight = data.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: type, data: $0) }
-            for count in [1, 3, 13] {   // integer kernels and the BLAS panels
+            for count in [1, 3, 13] {
                 let x: [Float] = (0..<(count * cols)).map { _ in rng.nextFloat() * 2 - 1 }
                 let base: [Float] = (0..<(count * rows)).map { _ in rng.nextFloat() * 10 - 5 }
                 let scratch = MatmulScratch()
@@ -67,9 +50,22 @@ final class QuantizedLayoutTests: XCTestCase {
                     }
                 }
                 for i in 0..<(count * rows) {
-                    // Exact for the integer kernels (the sum first, then added); BLAS adds block by block.
-                    XCTAssertEqual(sum[i], base[i] + product[i], accuracy: count <= WeightMatrix.integerBatchLimit ? 0 : 1e-5 * max(1, abs(sum[i])),
-                                   "\(type.name) batch \(count) entry \(i)")
+                    // The sum first, then added: exactly the separate addition.
+                    XCTAssertEqual(sum[i], base[i] + product[i], "\(type.name) batch \(count) entry \(i)")
+                }
+                // Float32 arithmetic through BLAS (beta = 1) adds as it goes: equal up to rounding.
+                var product32 = [Float](repeating: 0, count: count * rows), sum32 = base
+                x.withUnsafeBufferPointer { xp in
+                    product32.withUnsafeMutableBufferPointer {
+                        weight.apply(xp.baseAddress!, count: count, into: $0.baseAddress!, scratch: scratch, numerics: .float32)
+                    }
+                    sum32.withUnsafeMutableBufferPointer {
+                        weight.apply(xp.baseAddress!, count: count, into: $0.baseAddress!, scratch: scratch, numerics: .float32, accumulate: true)
+                    }
+                }
+                for i in 0..<(count * rows) {
+                    XCTAssertEqual(sum32[i], base[i] + product32[i], accuracy: 1e-5 * max(1, abs(sum32[i])),
+                                   "\(type.name) float32 batch \(count) entry \(i)")
                 }
             }
         }

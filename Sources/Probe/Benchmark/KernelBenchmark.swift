@@ -3,8 +3,8 @@ import Dispatch
 import Foundation
 
 /// Micro-benchmarks of the forward pass's hot kernels and of the machine's limits: float32 GEMM through
-/// OpenBLAS on the model's shapes, a STREAM-like copy, the integer matrix-vector kernels per weight type,
-/// and decoding attention per context length. Each figure is the best of `repeats` timed runs.
+/// OpenBLAS on the model's shapes, a STREAM-like copy, the integer matrix-vector kernels per weight type
+/// and the integer matrix-matrix kernel on prefill shapes. Each figure is the best of `repeats` timed runs.
 public struct KernelBenchmark {
     public struct Line: Sendable {
         public var kernel: String
@@ -55,17 +55,11 @@ public struct KernelBenchmark {
             }
         }
         lines.append(Line(kernel: "copy", shape: "256 MiB", seconds: copyTime, gbps: 2 * Double(count * 4) / copyTime / 1e9))
-        // Integer matrix-vector products as decoding runs them (weights read once per token).
+        // Integer products as the forward pass runs them: matrix-vector as in decoding (weights read once per
+        // token), and matrix-matrix on prefill shapes (activations quantized per block of 32 included).
         for type in [GGMLType.q4_1, .q4_0, .q8_0] {
             for (rows, cols) in [(1536, 576), (49152, 576)] {
-                let blocks = rows * cols / 32
-                var raw = [UInt8](repeating: 0, count: blocks * type.bytesPerBlock)
-                for i in raw.indices { raw[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
-                for b in 0..<blocks {  // finite float16 scales and minima
-                    raw[b * type.bytesPerBlock] = 0x00; raw[b * type.bytesPerBlock + 1] = 0x20
-                    if type == .q4_1 { raw[b * type.bytesPerBlock + 2] = 0x00; raw[b * type.bytesPerBlock + 3] = 0xA0 }
-                }
-                let w = raw.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: type, data: $0) }
+                let w = Self.syntheticWeight(type, rows: rows, cols: cols)
                 let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
                 let scratch = MatmulScratch()
                 let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
@@ -73,6 +67,26 @@ public struct KernelBenchmark {
                                   gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
             }
         }
+        for (m, n, k) in [(512, 576, 576), (512, 1536, 576), (512, 576, 1536)] {
+            let w = Self.syntheticWeight(.q4_1, rows: n, cols: k)
+            let x = FloatBuffer((0..<(m * k)).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: m * n)
+            let scratch = MatmulScratch()
+            let t = best { w.apply(x.pointer, count: m, into: y.pointer, scratch: scratch) }
+            lines.append(Line(kernel: "gemm Q4_1 (int8 kernel)", shape: "\(m)x\(n)x\(k)", seconds: t,
+                              gflops: 2 * Double(m * n * k) / t / 1e9))
+        }
         return lines
+    }
+
+    /// A `rows × cols` weight of `type` with deterministic bytes and finite float16 scales (and minima).
+    static func syntheticWeight(_ type: GGMLType, rows: Int, cols: Int) -> WeightMatrix {
+        let blocks = rows * cols / 32
+        var raw = [UInt8](repeating: 0, count: blocks * type.bytesPerBlock)
+        for i in raw.indices { raw[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+        for b in 0..<blocks {
+            raw[b * type.bytesPerBlock] = 0x00; raw[b * type.bytesPerBlock + 1] = 0x20
+            if type == .q4_1 { raw[b * type.bytesPerBlock + 2] = 0x00; raw[b * type.bytesPerBlock + 3] = 0xA0 }
+        }
+        return raw.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: type, data: $0) }
     }
 }

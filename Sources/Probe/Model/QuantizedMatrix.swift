@@ -1,3 +1,5 @@
+import CSIMD
+
 /// A weight matrix of a 32-block type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) unpacked at load into one byte per
 /// weight plus per-block float scales, so that products are integer dot products with quantized activations,
 /// computed as llama.cpp computes them: per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)`.
@@ -114,80 +116,117 @@ final class QuantizedMatrix: @unchecked Sendable {
     var byteCount: Int { groups * blocksPerRow * (Self.bytesPerGroupBlock + Self.groupRows * (mins == nil ? 4 : 8)) }
 
     /// `y[t, r] = W[r, :] · x[t, :]` for the row groups `groupRange` and every activation row; `y` has row
-    /// stride `rows`. With `accumulate`, `y[t, r] += …` (the sum computed first, then added).
+    /// stride `rows`. With `accumulate`, `y[t, r] += …` (the sum computed first, then added). Each activation
+    /// row's result is the same whatever the batch: rows are computed independently, in the same order.
     func multiply(_ x: QuantizedActivations, groups groupRange: Range<Int>, into y: UnsafeMutablePointer<Float>,
                   accumulate: Bool = false) {
-        let nb = blocksPerRow
-        for g in groupRange {
-            for t in 0..<x.rows {
-                let xw = x.wide + t * cols, xd = x.scales + t * nb
-                var even = SIMD8<Float>(), odd = SIMD8<Float>()
-                for b in 0..<nb {
-                    let base = UnsafeRawPointer(values + (g * nb + b) * Self.bytesPerGroupBlock)
-                    var (e, o) = kind == .signed ? Self.signedBlock(base, xw + b * 32) : Self.unsignedBlock(base, xw + b * 32)
-                    if case .offset(let offset) = kind {
-                        let correction = SIMD8<Int32>(repeating: offset &* x.sums[t * nb + b])
-                        e &-= correction
-                        o &-= correction
+        // Activation rows in runs that stay in L2 while the run's groups pass over them; within a run each
+        // group's weights (one block row: 16 × cols bytes) stay in L1 while tiles of four rows pass over them.
+        let run = 256
+        var t0 = 0
+        while t0 < x.rows {
+            let t1 = min(x.rows, t0 + run)
+            for g in groupRange {
+                var t = t0
+                while t + 4 <= t1 {
+                    if kind == .signed {
+                        tile(InlineArray<4, Int>.self, group: g, x, firstRow: t, signedWeights: true, into: y, accumulate: accumulate)
+                    } else {
+                        tile(InlineArray<4, Int>.self, group: g, x, firstRow: t, signedWeights: false, into: y, accumulate: accumulate)
                     }
-                    let slot = UnsafeRawPointer(scales + (g * nb + b) * Self.groupRows)
-                    let dx = xd[b]
-                    even = even.addingProduct(Self.toFloat(e), slot.load(as: SIMD8<Float>.self) * dx)
-                    odd = odd.addingProduct(Self.toFloat(o), slot.load(fromByteOffset: 32, as: SIMD8<Float>.self) * dx)
-                    if let mins {
-                        let m = UnsafeRawPointer(mins + (g * nb + b) * Self.groupRows)
-                        let s = x.scaledSums[t * nb + b]
-                        even = even.addingProduct(m.load(as: SIMD8<Float>.self), s)
-                        odd = odd.addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
+                    t += 4
+                }
+                while t < t1 {
+                    if kind == .signed {
+                        tile(InlineArray<1, Int>.self, group: g, x, firstRow: t, signedWeights: true, into: y, accumulate: accumulate)
+                    } else {
+                        tile(InlineArray<1, Int>.self, group: g, x, firstRow: t, signedWeights: false, into: y, accumulate: accumulate)
+                    }
+                    t += 1
+                }
+            }
+            t0 = t1
+        }
+    }
+
+    /// Group `g`'s 16 rows times activation rows `t0 ..< t0 + N`: per block, the integer sums
+    /// `Σ q_w·q_x` (one byte pair per `csimd_multiply_add_pairs` lane), then llama.cpp's
+    /// `(d_w·d_x)·Σ (+ m_w·s_x)` in float. Unsigned weights (≤ 31) make pair sums ≤ 2·31·127, so four pairs
+    /// still fit int16 before the sums widen to int32; signed weights (Q8_0) multiply |w| by x with w's sign and
+    /// widen after every pair.
+    @inline(__always) private func tile<let N: Int>(_: InlineArray<N, Int>.Type, group g: Int, _ x: QuantizedActivations,
+                                                    firstRow t0: Int, signedWeights: Bool,
+                                                    into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let nb = blocksPerRow, xv = UnsafeRawPointer(x.values)
+        var even = InlineArray<N, SIMD8<Float>>(repeating: SIMD8()), odd = InlineArray<N, SIMD8<Float>>(repeating: SIMD8())
+        for b in 0..<nb {
+            let base = UnsafeRawPointer(values + (g &* nb &+ b) &* Self.bytesPerGroupBlock)
+            let xb = xv + (t0 &* cols &+ b &* 32)
+            var e = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8()), o = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8())
+            if signedWeights {
+                for p in 0..<16 {
+                    let w = base.load(fromByteOffset: p &* 32, as: SIMD32<Int8>.self)
+                    let magnitude = csimd_magnitude(w)
+                    for i in 0..<N {
+                        let a = csimd_with_sign_of(Self.pair(xb, row: i, cols: cols, pair: p), w)
+                        let wide = unsafeBitCast(csimd_multiply_add_pairs(magnitude, a), to: SIMD8<Int32>.self)
+                        e[i] &+= (wide &<< 16) &>> 16
+                        o[i] &+= wide &>> 16
                     }
                 }
-                let out = y + t * rows + g * Self.groupRows
-                for i in 0..<8 {
-                    if g * Self.groupRows + i < rows { out[i] = accumulate ? out[i] + even[i] : even[i] }
-                    if g * Self.groupRows + 8 + i < rows { out[8 + i] = accumulate ? out[8 + i] + odd[i] : odd[i] }
+            } else {
+                for quarter in 0..<4 {
+                    var acc = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
+                    for k in 0..<4 {
+                        let p = quarter &* 4 &+ k
+                        let w = base.load(fromByteOffset: p &* 32, as: SIMD32<UInt8>.self)
+                        for i in 0..<N { acc[i] &+= csimd_multiply_add_pairs(w, Self.pair(xb, row: i, cols: cols, pair: p)) }
+                    }
+                    for i in 0..<N {
+                        let wide = unsafeBitCast(acc[i], to: SIMD8<Int32>.self)
+                        e[i] &+= (wide &<< 16) &>> 16
+                        o[i] &+= wide &>> 16
+                    }
+                }
+            }
+            let slot = UnsafeRawPointer(scales + (g &* nb &+ b) &* Self.groupRows)
+            let dEven = slot.load(as: SIMD8<Float>.self), dOdd = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+            for i in 0..<N {
+                let block = (t0 &+ i) &* nb &+ b
+                if case .offset(let offset) = kind {
+                    let correction = SIMD8<Int32>(repeating: offset &* x.sums[block])
+                    e[i] &-= correction
+                    o[i] &-= correction
+                }
+                let dx = x.scales[block]
+                even[i] = even[i].addingProduct(Self.toFloat(e[i]), dEven * dx)
+                odd[i] = odd[i].addingProduct(Self.toFloat(o[i]), dOdd * dx)
+                if let mins {
+                    let m = UnsafeRawPointer(mins + (g &* nb &+ b) &* Self.groupRows)
+                    let s = x.scaledSums[block]
+                    even[i] = even[i].addingProduct(m.load(as: SIMD8<Float>.self), s)
+                    odd[i] = odd[i].addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
                 }
             }
         }
+        for i in 0..<N {
+            let out = y + ((t0 &+ i) &* rows &+ g &* Self.groupRows)
+            for l in 0..<8 {
+                if g &* Self.groupRows &+ l < rows { out[l] = accumulate ? out[l] + even[i][l] : even[i][l] }
+                if g &* Self.groupRows &+ 8 &+ l < rows { out[8 &+ l] = accumulate ? out[8 &+ l] + odd[i][l] : odd[i][l] }
+            }
+        }
+    }
+
+    /// The activation bytes (x[2p], x[2p+1]) of row `row` after `x`, in every 16-bit lane.
+    @inline(__always) static func pair(_ x: UnsafeRawPointer, row: Int, cols: Int, pair p: Int) -> SIMD32<Int8> {
+        let bits = x.loadUnaligned(fromByteOffset: row &* cols &+ 2 &* p, as: UInt16.self)
+        return unsafeBitCast(SIMD16<UInt16>(repeating: bits), to: SIMD32<Int8>.self)
     }
 
     /// Exact int32 → float for |v| < 2²² (block sums are far smaller): add the bits of 1.5·2²³ and subtract it.
     @inline(__always) static func toFloat(_ v: SIMD8<Int32>) -> SIMD8<Float> {
         unsafeBitCast(v &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912
-    }
-
-    /// Σ_j q[r][j]·x[j] over one block for 16 rows of unsigned weights (≤ 31): even rows, odd rows.
-    /// Products fit int16 (31·127); eight of them still do, so sums widen to int32 every four column pairs.
-    @inline(__always) static func unsignedBlock(_ base: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> (SIMD8<Int32>, SIMD8<Int32>) {
-        var e = SIMD8<Int32>(), o = SIMD8<Int32>()
-        for quarter in 0..<4 {
-            var acc = SIMD16<Int16>()
-            for k in 0..<4 {
-                let pair = quarter * 4 + k
-                let v = base.load(fromByteOffset: pair * 32, as: SIMD16<UInt16>.self)
-                let lo = unsafeBitCast(v & 0x00FF, to: SIMD16<Int16>.self)
-                let hi = unsafeBitCast(v &>> 8, to: SIMD16<Int16>.self)
-                acc = acc &+ lo &* SIMD16<Int16>(repeating: x[2 * pair]) &+ hi &* SIMD16<Int16>(repeating: x[2 * pair + 1])
-            }
-            let wide = unsafeBitCast(acc, to: SIMD8<Int32>.self)
-            e &+= (wide &<< 16) &>> 16
-            o &+= wide &>> 16
-        }
-        return (e, o)
-    }
-
-    /// The same for signed weights (Q8_0): two products fill int16, so sums widen after every column pair.
-    @inline(__always) static func signedBlock(_ base: UnsafeRawPointer, _ x: UnsafePointer<Int16>) -> (SIMD8<Int32>, SIMD8<Int32>) {
-        var e = SIMD8<Int32>(), o = SIMD8<Int32>()
-        for pair in 0..<16 {
-            let v = base.load(fromByteOffset: pair * 32, as: SIMD16<Int16>.self)
-            let lo = (v &<< 8) &>> 8
-            let hi = v &>> 8
-            let acc = lo &* SIMD16<Int16>(repeating: x[2 * pair]) &+ hi &* SIMD16<Int16>(repeating: x[2 * pair + 1])
-            let wide = unsafeBitCast(acc, to: SIMD8<Int32>.self)
-            e &+= (wide &<< 16) &>> 16
-            o &+= wide &>> 16
-        }
-        return (e, o)
     }
 
     /// Rows `range` as float32 (`d·q + m`, or `d·(q − offset)`), transposed: `out[k·stride + (r − range.lowerBound)]`
@@ -246,16 +285,6 @@ final class QuantizedMatrix: @unchecked Sendable {
             even.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
             odd.storeBytes(of: c, as: SIMD8<Float>.self)
             odd.storeBytes(of: e, toByteOffset: 32, as: SIMD8<Float>.self)
-        }
-    }
-
-    /// The block minima of rows `range` (`.minimum` only), row-major: `out[(r − range.lowerBound)·nb + b]`.
-    func minima(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        let nb = blocksPerRow
-        for r in range {
-            let g = r / Self.groupRows, slot = r % Self.groupRows
-            let row = out + (r - range.lowerBound) * nb
-            for b in 0..<nb { row[b] = mins![(g * nb + b) * Self.groupRows + slot] }
         }
     }
 

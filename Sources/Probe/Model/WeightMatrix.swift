@@ -3,10 +3,9 @@ import CBLAS
 /// A linear layer's weight, `rows` outputs × `cols` inputs (GGUF's [ne0 = cols, ne1 = rows]).
 ///
 /// 32-block quantized types stay quantized (one byte per weight) and multiply like llama.cpp: activations
-/// quantized to 8 bits per block, integer dot products. Small batches (decoding) run those integer kernels
-/// on the worker pool; large batches (prefill) dequantize the weights panel by panel and run float32 GEMM
-/// on the quantized-then-dequantized activations, which is the same arithmetic. With `Numerics.float32` the
-/// activations stay float32. Other types are held as float32 and multiplied with BLAS; for K-quants (256-blocks)
+/// quantized to 8 bits per block, integer dot products, for a decoding row and a prefill's thousands of rows
+/// alike (tiles of four activation rows). With `Numerics.float32` the activations stay float32 and the
+/// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). Other types are held as float32 and multiplied with BLAS; for K-quants (256-blocks)
 /// `Numerics.llamaCpp` first rounds the activations as llama.cpp's Q8_K does. Weights of different types stacked
 /// by rows (a fused Q/K/V whose V has another type) stay separate parts, each multiplied as its own type.
 public final class WeightMatrix: @unchecked Sendable {
@@ -21,7 +20,8 @@ public final class WeightMatrix: @unchecked Sendable {
     /// A float32 copy of a quantized weight, made on first use by `Numerics.float32` decoding.
     private var expanded: FloatBuffer?
 
-    /// Batches up to this size use the integer kernels.
+    /// Batches up to this size count as small: with `Numerics.float32` they multiply a float32 copy of a
+    /// quantized weight made once (matrix-vector), and attention takes its per-row path.
     static let integerBatchLimit = 8
 
     init(rows: Int, cols: Int, type: GGMLType, data: UnsafeRawBufferPointer) {
@@ -138,37 +138,23 @@ public final class WeightMatrix: @unchecked Sendable {
         }
         let q = quantized!
         let pool = WorkerPool.shared
-        if count <= Self.integerBatchLimit && numerics == .llamaCpp {
+        if numerics == .llamaCpp {
+            // llama.cpp's arithmetic: activations quantized per block of 32, integer dot products with the weights.
             scratch.activations.quantize(x, rows: count, cols: cols)
             pool.forEachRange(q.groups) { range in
                 q.multiply(scratch.activations, groups: range, into: y, accumulate: accumulate)
             }
             return
         }
-        // Large batch: the activations llama.cpp would see, times the dequantized weights, through BLAS. Each
-        // worker takes its own share of the output rows and, panel by panel, dequantizes them (transposed, as
-        // the GEMM's right-hand side) into its own buffer and multiplies with (single-threaded) BLAS: no barrier
-        // between the two steps, and the panel is still in the core's cache when the GEMM reads it.
-        let xq = scratch.buffer("activations", count: count * cols)
-        if numerics == .llamaCpp {
-            scratch.activations.roundTrip(x, into: xq, rows: count, cols: cols)
-        } else {
-            xq.update(from: x, count: count * cols)
-        }
+        // Float32 arithmetic on a large batch: each worker takes its own share of the output rows and, panel by
+        // panel, dequantizes them (transposed, as the GEMM's right-hand side) into its own buffer and multiplies
+        // with (single-threaded) BLAS: no barrier between the two steps, and the panel is still in the core's
+        // cache when the GEMM reads it. Panels of up to 4 MiB: OpenBLAS packs the activations again for every
+        // panel, so fewer, larger panels pack less.
         let threads = pool.threadCount
-        // Panels of up to 4 MiB: OpenBLAS packs the activations again for every panel, so fewer, larger panels pack less.
         let panelRows = min(rows, max(QuantizedMatrix.groupRows, (1 << 20) / cols / QuantizedMatrix.groupRows * QuantizedMatrix.groupRows))
         let panels = scratch.buffer("panel", count: threads * panelRows * cols)
-        let groups = q.groups, nb = q.blocksPerRow
-        // llama.cpp's Q8_1 keeps s = float16(d·Σq); the round trip gives float16(d)·Σq. Weights with block minima
-        // add the difference times each block's minimum: y[t, r] += Σ_b delta[t, b]·m[r, b].
-        var delta: UnsafeMutablePointer<Float>?
-        if q.mins != nil && numerics == .llamaCpp {
-            let a = scratch.activations, d = scratch.buffer("delta", count: count * nb)
-            for i in 0..<(count * nb) { d[i] = a.scaledSums[i] - a.scales[i] * Float(a.sums[i]) }
-            delta = d
-        }
-        let panelMinima = delta == nil ? nil : scratch.buffer("panel minima", count: threads * panelRows * nb)
+        let groups = q.groups
         pool.run { part in
             let panel = panels + part * panelRows * cols
             // Whole groups of 16 rows per worker, so that no two workers unpack the same group.
@@ -179,13 +165,7 @@ public final class WeightMatrix: @unchecked Sendable {
                 let n = min(panelRows, end - r0)
                 q.dequantizeColumns(rows: r0..<(r0 + n), into: panel, stride: n)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(n), Int32(cols), 1,
-                            xq, Int32(cols), panel, Int32(n), beta, y + r0, Int32(rows))
-                if let delta, let panelMinima {
-                    let minima = panelMinima + part * panelRows * nb
-                    q.minima(rows: r0..<(r0 + n), into: minima)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(n), Int32(nb), 1,
-                                delta, Int32(nb), minima, Int32(nb), 1, y + r0, Int32(rows))
-                }
+                            x, Int32(cols), panel, Int32(n), beta, y + r0, Int32(rows))
                 r0 += n
             }
         }

@@ -13,15 +13,12 @@ final class QuantizedActivations {
     private(set) var scaledSums = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     /// Per block: Σq as an integer.
     private(set) var sums = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    /// The quantized values widened to int16 (what the integer kernels multiply).
-    private(set) var wide = UnsafeMutablePointer<Int16>.allocate(capacity: 1)
 
     deinit {
         values.deallocate()
         scales.deallocate()
         scaledSums.deallocate()
         sums.deallocate()
-        wide.deallocate()
     }
 
     /// Quantizes `rows` rows of `cols` floats (cols a multiple of 32).
@@ -37,9 +34,8 @@ final class QuantizedActivations {
     private func reserve(rows: Int, cols: Int) {
         let n = rows * cols
         if n > capacity {
-            values.deallocate(); scales.deallocate(); scaledSums.deallocate(); sums.deallocate(); wide.deallocate()
+            values.deallocate(); scales.deallocate(); scaledSums.deallocate(); sums.deallocate()
             values = .allocate(capacity: n)
-            wide = .allocate(capacity: n)
             scales = .allocate(capacity: n / 32)
             scaledSums = .allocate(capacity: n / 32)
             sums = .allocate(capacity: n / 32)
@@ -55,7 +51,6 @@ final class QuantizedActivations {
             // Whole numbers |q| ≤ 127 to int32, exactly: add 1.5·2²³ and take the low mantissa bits.
             let integers = unsafeBitCast(lanes + 12_582_912, to: SIMD8<Int32>.self) &- 0x4B40_0000
             UnsafeMutableRawPointer(values + first).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: integers), as: SIMD8<Int8>.self)
-            UnsafeMutableRawPointer(wide + first).storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: integers), as: SIMD8<Int16>.self)
         }
         store(q.0, at: b * 32)
         store(q.1, at: b * 32 + 8)
@@ -90,27 +85,6 @@ final class QuantizedActivations {
         scales[b] = Float(Float16(d))
         scaledSums[b] = Float(Float16(d * Float(sum)))
         sums[b] = sum
-    }
-
-    /// Writes `x`'s quantized-then-dequantized value, `d·q` (d as float16), to `out` (which may be `x`), keeping
-    /// each block's scale and sums (not the quantized values themselves: a prefill multiplies the float result).
-    func roundTrip(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-        reserve(rows: rows, cols: cols)
-        WorkerPool.shared.forEachRange(rows * cols / 32, minimumPerThread: 1024) { range in
-            for b in range { roundTripBlock(b, x, out) }
-        }
-    }
-
-    /// `quantizeBlock`, writing `d·q` instead of `q`.
-    @inline(__always) private func roundTripBlock(_ b: Int, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        let raw = UnsafeMutableRawPointer(out + b * 32)
-        let (q, d, sum) = Self.quantized(block: UnsafeRawPointer(x + b * 32))
-        record(block: b, d: d, sum: sum)
-        let dh = scales[b]
-        raw.storeBytes(of: q.0 * dh, as: SIMD8<Float>.self)
-        raw.storeBytes(of: q.1 * dh, toByteOffset: 32, as: SIMD8<Float>.self)
-        raw.storeBytes(of: q.2 * dh, toByteOffset: 64, as: SIMD8<Float>.self)
-        raw.storeBytes(of: q.3 * dh, toByteOffset: 96, as: SIMD8<Float>.self)
     }
 }
 
