@@ -5,10 +5,9 @@ import CSIMD
 /// computed as llama.cpp computes them: per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)`.
 ///
 /// Layout: rows in groups of 16, interleaved so that SIMD lanes are rows and no per-block horizontal sum is
-/// needed. Per group and block: 16 pairs `p` of columns (2p, 2p+1), each 32 bytes holding, per 16-bit lane,
-/// the bytes `q[r][2p], q[r][2p+1]` of one row r: rows 0…7 in the even lanes, rows 8…15 in the odd ones
-/// (`lane(ofRow:)`), so that a kernel's even-lane sums are rows 0…7 and its odd-lane sums rows 8…15, in
-/// order. Scales (and minima) per group and block: rows 0…15 in order.
+/// needed. Per group and block: 8 quads `c` of columns (4c … 4c+3), each 64 bytes: rows 0…7, then rows 8…15,
+/// each row's four bytes `q[r][4c …4c+3]` in one 32-bit lane. Scales (and minima) per group and block: rows
+/// 0…15 in order.
 final class QuantizedMatrix: @unchecked Sendable {
     enum Kind: Equatable {
         /// Q8_0: signed weights, x = d·q.
@@ -61,11 +60,10 @@ final class QuantizedMatrix: @unchecked Sendable {
             for b in 0..<nb {
                 let p = src + (r * nb + b) * stride
                 let (scale, minimum) = Self.unpack(type, block: p, into: &q)
-                let g = r / Self.groupRows, lane = Self.lane(ofRow: r % Self.groupRows)
-                let base = values + (g * nb + b) * Self.bytesPerGroupBlock
-                for pair in 0..<16 {
-                    base[pair * 32 + lane * 2] = q[2 * pair]
-                    base[pair * 32 + lane * 2 + 1] = q[2 * pair + 1]
+                let g = r / Self.groupRows, i = r % Self.groupRows
+                let base = values + (g * nb + b) * Self.bytesPerGroupBlock + (i / 8) * 32 + (i % 8) * 4
+                for quad in 0..<8 {
+                    for c in 0..<4 { base[quad * 64 + c] = q[4 * quad + c] }
                 }
                 let slot = (g * nb + b) * Self.groupRows + r % Self.groupRows
                 scales[slot] = scale
@@ -79,9 +77,6 @@ final class QuantizedMatrix: @unchecked Sendable {
         scales.deallocate()
         mins?.deallocate()
     }
-
-    /// The 16-bit lane of row `r` (0…15) of a group: rows 0…7 the even lanes, rows 8…15 the odd ones.
-    @inline(__always) static func lane(ofRow r: Int) -> Int { r < 8 ? 2 * r : 2 * (r - 8) + 1 }
 
     /// The 32 quantized values of one GGUF block (as stored bytes: two's complement for Q8_0), its scale and minimum.
     static func unpack(_ type: GGMLType, block p: UnsafeRawPointer, into q: inout [UInt8]) -> (Float, Float) {
@@ -149,79 +144,85 @@ final class QuantizedMatrix: @unchecked Sendable {
         }
     }
 
-    /// Group `g`'s 16 rows times activation rows `t0 ..< t0 + N`: per block, the integer sums
-    /// `Σ q_w·q_x` (one byte pair per `csimd_multiply_add_pairs` lane), then llama.cpp's
-    /// `(d_w·d_x)·Σ (+ m_w·s_x)` in float. Unsigned weights (≤ 31) make pair sums ≤ 2·31·127, so four pairs
-    /// still fit int16 before the sums widen to int32; signed weights (Q8_0) multiply |w| by x with w's sign and
-    /// widen after every pair.
+    /// Group `g`'s 16 rows times activation rows `t0 ..< t0 + N`: per block, the integer sums `Σ q_w·q_x`
+    /// (`csimd_multiply_add_pairs` on a row's four bytes per 32-bit lane against the activations' four bytes
+    /// in every lane, `csimd_multiply_add_words` by ones to widen), then llama.cpp's `(d_w·d_x)·Σ (+ m_w·s_x)`
+    /// in float. Unsigned weights (≤ 31) make pair sums ≤ 2·31·127, so four quads still fit int16 before they
+    /// widen; signed weights (Q8_0) multiply |w| by x with w's sign and widen after every quad.
     @inline(__always) private func tile<let N: Int>(_: InlineArray<N, Int>.Type, group g: Int, _ x: QuantizedActivations,
                                                     firstRow t0: Int, signedWeights: Bool,
                                                     into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let nb = blocksPerRow, xv = UnsafeRawPointer(x.values)
-        var even = InlineArray<N, SIMD8<Float>>(repeating: SIMD8()), odd = InlineArray<N, SIMD8<Float>>(repeating: SIMD8())
+        let nb = blocksPerRow, xb = UnsafeRawPointer(x.values)
+        let ones = SIMD16<Int16>(repeating: 1)
+        var low = InlineArray<N, SIMD8<Float>>(repeating: SIMD8()), high = InlineArray<N, SIMD8<Float>>(repeating: SIMD8())
         for b in 0..<nb {
             let base = UnsafeRawPointer(values + (g &* nb &+ b) &* Self.bytesPerGroupBlock)
-            let xb = xv + (t0 &* cols &+ b &* 32)
-            var e = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8()), o = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8())
+            let xq = xb + (t0 &* cols &+ b &* 32)
+            var lo = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8()), hi = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8())
             if signedWeights {
-                for p in 0..<16 {
-                    let w = base.load(fromByteOffset: p &* 32, as: SIMD32<Int8>.self)
-                    let magnitude = csimd_magnitude(w)
+                for c in 0..<8 {
+                    let w0 = base.load(fromByteOffset: c &* 64, as: SIMD32<Int8>.self)
+                    let w1 = base.load(fromByteOffset: c &* 64 &+ 32, as: SIMD32<Int8>.self)
+                    let m0 = csimd_magnitude(w0), m1 = csimd_magnitude(w1)
                     for i in 0..<N {
-                        let a = csimd_with_sign_of(Self.pair(xb, row: i, cols: cols, pair: p), w)
-                        let wide = unsafeBitCast(csimd_multiply_add_pairs(magnitude, a), to: SIMD8<Int32>.self)
-                        e[i] &+= (wide &<< 16) &>> 16
-                        o[i] &+= wide &>> 16
+                        let a = Self.quad(xq, row: i, cols: cols, quad: c)
+                        lo[i] &+= csimd_multiply_add_words(csimd_multiply_add_pairs(m0, csimd_with_sign_of(a, w0)), ones)
+                        hi[i] &+= csimd_multiply_add_words(csimd_multiply_add_pairs(m1, csimd_with_sign_of(a, w1)), ones)
                     }
                 }
             } else {
-                for quarter in 0..<4 {
-                    var acc = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
+                for half in 0..<2 {
+                    var acc0 = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
+                    var acc1 = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
                     for k in 0..<4 {
-                        let p = quarter &* 4 &+ k
-                        let w = base.load(fromByteOffset: p &* 32, as: SIMD32<UInt8>.self)
-                        for i in 0..<N { acc[i] &+= csimd_multiply_add_pairs(w, Self.pair(xb, row: i, cols: cols, pair: p)) }
+                        let c = half &* 4 &+ k
+                        let w0 = base.load(fromByteOffset: c &* 64, as: SIMD32<UInt8>.self)
+                        let w1 = base.load(fromByteOffset: c &* 64 &+ 32, as: SIMD32<UInt8>.self)
+                        for i in 0..<N {
+                            let a = Self.quad(xq, row: i, cols: cols, quad: c)
+                            acc0[i] &+= csimd_multiply_add_pairs(w0, a)
+                            acc1[i] &+= csimd_multiply_add_pairs(w1, a)
+                        }
                     }
                     for i in 0..<N {
-                        let wide = unsafeBitCast(acc[i], to: SIMD8<Int32>.self)
-                        e[i] &+= (wide &<< 16) &>> 16
-                        o[i] &+= wide &>> 16
+                        lo[i] &+= csimd_multiply_add_words(acc0[i], ones)
+                        hi[i] &+= csimd_multiply_add_words(acc1[i], ones)
                     }
                 }
             }
             let slot = UnsafeRawPointer(scales + (g &* nb &+ b) &* Self.groupRows)
-            let dEven = slot.load(as: SIMD8<Float>.self), dOdd = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let dLow = slot.load(as: SIMD8<Float>.self), dHigh = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
             for i in 0..<N {
                 let block = (t0 &+ i) &* nb &+ b
                 if case .offset(let offset) = kind {
                     let correction = SIMD8<Int32>(repeating: offset &* x.sums[block])
-                    e[i] &-= correction
-                    o[i] &-= correction
+                    lo[i] &-= correction
+                    hi[i] &-= correction
                 }
                 let dx = x.scales[block]
-                even[i] = even[i].addingProduct(Self.toFloat(e[i]), dEven * dx)
-                odd[i] = odd[i].addingProduct(Self.toFloat(o[i]), dOdd * dx)
+                low[i] = low[i].addingProduct(Self.toFloat(lo[i]), dLow * dx)
+                high[i] = high[i].addingProduct(Self.toFloat(hi[i]), dHigh * dx)
                 if let mins {
                     let m = UnsafeRawPointer(mins + (g &* nb &+ b) &* Self.groupRows)
                     let s = x.scaledSums[block]
-                    even[i] = even[i].addingProduct(m.load(as: SIMD8<Float>.self), s)
-                    odd[i] = odd[i].addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
+                    low[i] = low[i].addingProduct(m.load(as: SIMD8<Float>.self), s)
+                    high[i] = high[i].addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
                 }
             }
         }
         for i in 0..<N {
             let out = y + ((t0 &+ i) &* rows &+ g &* Self.groupRows)
             for l in 0..<8 {
-                if g &* Self.groupRows &+ l < rows { out[l] = accumulate ? out[l] + even[i][l] : even[i][l] }
-                if g &* Self.groupRows &+ 8 &+ l < rows { out[8 &+ l] = accumulate ? out[8 &+ l] + odd[i][l] : odd[i][l] }
+                if g &* Self.groupRows &+ l < rows { out[l] = accumulate ? out[l] + low[i][l] : low[i][l] }
+                if g &* Self.groupRows &+ 8 &+ l < rows { out[8 &+ l] = accumulate ? out[8 &+ l] + high[i][l] : high[i][l] }
             }
         }
     }
 
-    /// The activation bytes (x[2p], x[2p+1]) of row `row` after `x`, in every 16-bit lane.
-    @inline(__always) static func pair(_ x: UnsafeRawPointer, row: Int, cols: Int, pair p: Int) -> SIMD32<Int8> {
-        let bits = x.loadUnaligned(fromByteOffset: row &* cols &+ 2 &* p, as: UInt16.self)
-        return unsafeBitCast(SIMD16<UInt16>(repeating: bits), to: SIMD32<Int8>.self)
+    /// The activation bytes x[4c … 4c+3] of row `row` after `x`, in every 32-bit lane.
+    @inline(__always) static func quad(_ x: UnsafeRawPointer, row: Int, cols: Int, quad c: Int) -> SIMD32<Int8> {
+        let bits = x.loadUnaligned(fromByteOffset: row &* cols &+ 4 &* c, as: UInt32.self)
+        return unsafeBitCast(SIMD8<UInt32>(repeating: bits), to: SIMD32<Int8>.self)
     }
 
     /// Exact int32 → float for |v| < 2²² (block sums are far smaller): add the bits of 1.5·2²³ and subtract it.
@@ -252,7 +253,7 @@ final class QuantizedMatrix: @unchecked Sendable {
     }
 
     /// Block `b` of the 16 rows of group `g` as float32, transposed: `out[k·stride + i]` is row i, column
-    /// `32b + k`. Eight rows per vector: a 32-bit lane holds `q[i][2p], q[i][2p+1], q[8+i][2p], q[8+i][2p+1]`.
+    /// `32b + k`. Per quad of columns, byte c of each 32-bit lane is column 4·quad + c of rows 0…7 (then 8…15).
     @inline(__always) private func dequantize(group g: Int, block b: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
         let nb = blocksPerRow, at = g * nb + b
         let base = UnsafeRawPointer(values + at * Self.bytesPerGroupBlock)
@@ -276,15 +277,16 @@ final class QuantizedMatrix: @unchecked Sendable {
             }
         }
         let hasMinimum = mins != nil
-        for pair in 0..<16 {
-            let v = base.load(fromByteOffset: pair * 32, as: SIMD8<UInt32>.self)
-            let even = UnsafeMutableRawPointer(out + 2 * pair * stride), odd = UnsafeMutableRawPointer(out + (2 * pair + 1) * stride)
-            var (a, b, c, e) = (d0 * value(v, 0), d1 * value(v, 16), d0 * value(v, 8), d1 * value(v, 24))
-            if hasMinimum { a += m0; b += m1; c += m0; e += m1 }
-            even.storeBytes(of: a, as: SIMD8<Float>.self)
-            even.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
-            odd.storeBytes(of: c, as: SIMD8<Float>.self)
-            odd.storeBytes(of: e, toByteOffset: 32, as: SIMD8<Float>.self)
+        for quad in 0..<8 {
+            let v0 = base.load(fromByteOffset: quad * 64, as: SIMD8<UInt32>.self)
+            let v1 = base.load(fromByteOffset: quad * 64 + 32, as: SIMD8<UInt32>.self)
+            for c in 0..<4 {
+                let row = UnsafeMutableRawPointer(out + (4 * quad + c) * stride)
+                var (a, e) = (d0 * value(v0, UInt32(8 * c)), d1 * value(v1, UInt32(8 * c)))
+                if hasMinimum { a += m0; e += m1 }
+                row.storeBytes(of: a, as: SIMD8<Float>.self)
+                row.storeBytes(of: e, toByteOffset: 32, as: SIMD8<Float>.self)
+            }
         }
     }
 
