@@ -60,7 +60,8 @@ public final class LanguageModel: @unchecked Sendable {
     }
 
     /// Batches of at most this many rows run the same per-row kernels as a single row, so each row's result is
-    /// bit-identical to running it alone; wider batches take matrix-matrix products (equal up to rounding).
+    /// bit-identical to running it alone; wider batches run attention as matrix-matrix products (equal up to
+    /// rounding; in llama-cpp numerics the products with quantized weights are bit-identical at any batch size).
     public static var exactBatchLimit: Int { WeightMatrix.integerBatchLimit }
 
     /// One decoding step of several independent sequences in one batch: row `i` feeds `tokens[i]` at
