@@ -1,2 +1,2 @@
-// The header holds the code (one inline function); SwiftPM wants a source file for a C target.
+// The header holds the code (inline functions); SwiftPM wants a source file for a C target.
 #include "CSIMD.h"

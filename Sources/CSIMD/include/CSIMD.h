@@ -1,7 +1,7 @@
 // The x86 vector instructions that Swift's SIMD types cannot express, for the integer kernels of
 // Sources/Probe (QuantizedMatrix). Swift imports the vector types below as SIMD32<UInt8>, SIMD32<Int8>,
-// SIMD16<Int16> and SIMD8<Int32> and inlines the functions. Compiled for the target Swift builds for: with AVX2 (the Makefile's
-// CPU_FLAGS) each is the instruction itself, otherwise the same arithmetic lane by lane.
+// SIMD16<Int16> and SIMD8<Int32> and inlines the functions. Compiled for the target Swift builds for: with
+// AVX2 (the Makefile's CPU_FLAGS) each is the instruction itself, otherwise the same arithmetic lane by lane.
 #ifndef CSIMD_H
 #define CSIMD_H
 

@@ -192,6 +192,8 @@ final class QuantizedMatrix: @unchecked Sendable {
             }
             let slot = UnsafeRawPointer(scales + (g &* nb &+ b) &* Self.groupRows)
             let dLow = slot.load(as: SIMD8<Float>.self), dHigh = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+            let m = mins.map { UnsafeRawPointer($0 + (g &* nb &+ b) &* Self.groupRows) }
+            let mLow = m?.load(as: SIMD8<Float>.self) ?? SIMD8(), mHigh = m?.load(fromByteOffset: 32, as: SIMD8<Float>.self) ?? SIMD8()
             for i in 0..<N {
                 let block = (t0 &+ i) &* nb &+ b
                 if case .offset(let offset) = kind {
@@ -202,11 +204,9 @@ final class QuantizedMatrix: @unchecked Sendable {
                 let dx = x.scales[block]
                 low[i] = low[i].addingProduct(Self.toFloat(lo[i]), dLow * dx)
                 high[i] = high[i].addingProduct(Self.toFloat(hi[i]), dHigh * dx)
-                if let mins {
-                    let m = UnsafeRawPointer(mins + (g &* nb &+ b) &* Self.groupRows)
-                    let s = x.scaledSums[block]
-                    low[i] = low[i].addingProduct(m.load(as: SIMD8<Float>.self), s)
-                    high[i] = high[i].addingProduct(m.load(fromByteOffset: 32, as: SIMD8<Float>.self), s)
+                if m != nil {
+                    low[i] = low[i].addingProduct(mLow, x.scaledSums[block])
+                    high[i] = high[i].addingProduct(mHigh, x.scaledSums[block])
                 }
             }
         }

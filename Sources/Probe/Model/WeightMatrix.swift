@@ -5,8 +5,9 @@ import CBLAS
 /// 32-block quantized types stay quantized (one byte per weight) and multiply like llama.cpp: activations
 /// quantized to 8 bits per block, integer dot products, for a decoding row and a prefill's thousands of rows
 /// alike (tiles of four activation rows). With `Numerics.float32` the activations stay float32 and the
-/// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). Other types are held as float32 and multiplied with BLAS; for K-quants (256-blocks)
-/// `Numerics.llamaCpp` first rounds the activations as llama.cpp's Q8_K does. Weights of different types stacked
+/// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). Other types
+/// are held as float32 and multiplied with BLAS; for K-quants (256-blocks) `Numerics.llamaCpp` first rounds
+/// the activations as llama.cpp's Q8_K does. Weights of different types stacked
 /// by rows (a fused Q/K/V whose V has another type) stay separate parts, each multiplied as its own type.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int

@@ -46,9 +46,7 @@ enum Kernels {
             mv.replace(with: v, where: v .> mv)
             i += 8
         }
-        let m4 = mv.lowHalf.replacing(with: mv.highHalf, where: mv.highHalf .> mv.lowHalf)
-        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
-        var m = Swift.max(m2[0], m2[1])
+        var m = VectorMath.largest(mv)
         for j in whole..<valid where row[j] > m { m = row[j] }
         mv = SIMD8<Float>(repeating: m)
         // Float sums over runs of at most 256 values (two accumulators, so that the additions' latency does not

@@ -56,7 +56,9 @@ final class QuantizedActivations {
         store(q.1, at: b * 32 + 8)
         store(q.2, at: b * 32 + 16)
         store(q.3, at: b * 32 + 24)
-        record(block: b, d: d, sum: sum)
+        scales[b] = Float(Float16(d))
+        scaledSums[b] = Float(Float16(d * Float(sum)))
+        sums[b] = sum
     }
 
     /// One block's arithmetic, eight lanes at a time: `d = max|x| / 127`, `q = round-half-even(x · 127 / max|x|)`
@@ -67,10 +69,7 @@ final class QuantizedActivations {
                  p.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), p.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         func magnitude(_ w: SIMD8<Float>) -> SIMD8<Float> { w.replacing(with: -w, where: w .< 0) }
         func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
-        let m8 = larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3)))
-        let m4 = m8.lowHalf.replacing(with: m8.highHalf, where: m8.highHalf .> m8.lowHalf)
-        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
-        let amax = Swift.max(m2[0], m2[1])
+        let amax = VectorMath.largest(larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3))))
         let id: Float = amax != 0 ? 127 / amax : 0
         v.0 = (v.0 * id).rounded(.toNearestOrEven)
         v.1 = (v.1 * id).rounded(.toNearestOrEven)
@@ -78,13 +77,6 @@ final class QuantizedActivations {
         v.3 = (v.3 * id).rounded(.toNearestOrEven)
         // |q| ≤ 127: the float sum of 32 of them is exact.
         return (v, amax / 127, Int32(((v.0 + v.1) + (v.2 + v.3)).sum()))
-    }
-
-    /// Block `b`'s scale as float16, `float16(d·Σq)` and `Σq`.
-    @inline(__always) private func record(block b: Int, d: Float, sum: Int32) {
-        scales[b] = Float(Float16(d))
-        scaledSums[b] = Float(Float16(d * Float(sum)))
-        sums[b] = sum
     }
 }
 

@@ -2,6 +2,13 @@
 enum VectorMath {
     /// e^x to about 2 ulp for x in [-87, 88] (smaller x underflow towards 0, as the softmax needs).
     /// Range reduction x = n·ln2 + r with |r| ≤ ln2/2, then a degree-6 polynomial for e^r and 2^n from bits.
+    /// The largest of the eight lanes (a library call where `SIMD.max()` is used; this stays inline).
+    @inline(__always) static func largest(_ v: SIMD8<Float>) -> Float {
+        let m4 = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
+        return Swift.max(m2[0], m2[1])
+    }
+
     @inline(__always) static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let clamped = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
         // Round x·log2(e) to the nearest integer by adding and subtracting 1.5·2²³; the added form's low
