@@ -104,19 +104,6 @@ public struct PseudoContentBuilder: Sendable {
     }
 }
 
-/// SplitMix64: a small seeded generator, the same on every machine (the `random` content's ids).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Parses `a,b,c` into cases by raw value; `all` is every case; duplicates are dropped, order kept.
 func parseNames<T: RawRepresentable & Hashable>(_ text: String, all: [T], what: String) throws -> [T] where T.RawValue == String {
     var result: [T] = []

@@ -82,16 +82,9 @@ enum TinyModel {
     }
 }
 
-/// SplitMix64: a small seeded generator so synthetic weights are the same on every machine.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The tests' seeded generator: Probe's SplitMix64, plus uniform floats for synthetic weights.
+typealias SeededGenerator = SplitMix64
+
+extension SplitMix64 {
     mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

@@ -1,4 +1,5 @@
 import Analysis
+import Probe
 
 /// `random`: each (layer, KV head) keeps a seeded uniform sample of the prompt, a floor for every other policy.
 public struct RandomPolicy: EvictionPolicy {

@@ -99,47 +99,19 @@ final class BytePairEncoder: @unchecked Sendable {  // immutable but for `cache`
         var alive = [Bool](repeating: true, count: n)
 
         struct Candidate { var key: UInt64; var left: Int32; var right: Int32; var leftSym: Int32; var rightSym: Int32; var merged: Int32 }
-        var heap: [Candidate] = []
-        heap.reserveCapacity(n)
+        var heap = BinaryHeap<Candidate>(reservingCapacity: n) { $0.key < $1.key }
 
         func push(_ l: Int, _ r: Int) {
             guard l >= 0, r >= 0 else { return }
             let a = sym[l], b = sym[r]
             guard let v = pairs[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] else { return }
-            let c = Candidate(key: (v & 0xFFFF_FFFF_0000_0000) | UInt64(l), left: Int32(l), right: Int32(r),
-                              leftSym: a, rightSym: b, merged: Int32(truncatingIfNeeded: v & 0xFFFF_FFFF))
-            heap.append(c)
-            var i = heap.count - 1
-            while i > 0 {
-                let p = (i - 1) / 2
-                if heap[p].key <= heap[i].key { break }
-                heap.swapAt(p, i)
-                i = p
-            }
-        }
-        func pop() -> Candidate {
-            let top = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var i = 0
-                let count = heap.count
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < count && heap[l].key < heap[m].key { m = l }
-                    if r < count && heap[r].key < heap[m].key { m = r }
-                    if m == i { break }
-                    heap.swapAt(m, i)
-                    i = m
-                }
-            }
-            return top
+            heap.push(Candidate(key: (v & 0xFFFF_FFFF_0000_0000) | UInt64(l), left: Int32(l), right: Int32(r),
+                                leftSym: a, rightSym: b, merged: Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)))
         }
 
         for i in 1..<n { push(i - 1, i) }
         while !heap.isEmpty {
-            let c = pop()
+            let c = heap.pop()
             let l = Int(c.left), r = Int(c.right)
             guard alive[l], alive[r], next[l] == r, sym[l] == c.leftSym, sym[r] == c.rightSym else { continue }
             sym[l] = c.merged

@@ -69,44 +69,18 @@ struct SentencePieceEncoder: Sendable {
         var prev = Array(-1..<(count - 1))
 
         struct Bigram { var score: Float; var left: Int; var right: Int; var size: Int }
-        // Max-heap on (score, then smaller left).
-        func before(_ a: Bigram, _ b: Bigram) -> Bool { a.score > b.score || (a.score == b.score && a.left < b.left) }
-        var heap: [Bigram] = []
+        // Highest score first, then the smaller left position.
+        var heap = BinaryHeap<Bigram> { a, b in a.score > b.score || (a.score == b.score && a.left < b.left) }
         func push(_ l: Int, _ r: Int) {
             guard l >= 0, r >= 0 else { return }
             let size = length[l] + length[r]
             guard let id = idOfText[Array(text[start[l]..<start[l] + size])] else { return }
-            heap.append(Bigram(score: scores[id], left: l, right: r, size: size))
-            var i = heap.count - 1
-            while i > 0 {
-                let p = (i - 1) / 2
-                if !before(heap[i], heap[p]) { break }
-                heap.swapAt(p, i)
-                i = p
-            }
-        }
-        func pop() -> Bigram {
-            let top = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var i = 0
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < heap.count && before(heap[l], heap[m]) { m = l }
-                    if r < heap.count && before(heap[r], heap[m]) { m = r }
-                    if m == i { break }
-                    heap.swapAt(m, i)
-                    i = m
-                }
-            }
-            return top
+            heap.push(Bigram(score: scores[id], left: l, right: r, size: size))
         }
 
         for i in 1..<max(count, 1) { push(i - 1, i) }
         while !heap.isEmpty {
-            let b = pop()
+            let b = heap.pop()
             guard length[b.left] != 0, length[b.right] != 0, length[b.left] + length[b.right] == b.size else { continue }
             length[b.left] += length[b.right]
             length[b.right] = 0
