@@ -52,6 +52,26 @@ public struct RetrievalHeads: Sendable {
                   nLayers: first.nLayers, nHeads: first.nHeads, nKVHeads: first.nKVHeads)
     }
 
+    /// The retrieval heads a capture (`decode/retrieval_score`) or an ablation (`retrieval_score`, pooled) holds,
+    /// or nil for a file with neither (`inspect` shows them); `threshold` nil: the ablation's own, else the default.
+    public static func read(path: String, threshold: Double? = nil) throws -> RetrievalHeads? {
+        let file = try HDF5File.open(path)
+        defer { file.close() }
+        let (scorePath, stepsName) = file.exists("decode/retrieval_score") ? ("decode/retrieval_score", "copying_steps")
+            : file.exists("retrieval_score") ? ("retrieval_score", "retrieval_copying_steps") : ("", "")
+        guard !scorePath.isEmpty else { return nil }
+        do {
+            let scores = try file.openDataset(scorePath).read(Float.self).map(Double.init)
+            let steps = try file.attribute(stepsName, as: Int.self)
+            let stored = (try? file.hasAttribute("retrieval_threshold")) == true ? try file.attribute("retrieval_threshold", as: Double.self) : nil
+            return RetrievalHeads(scores: [scores], copyingSteps: [steps], threshold: threshold ?? stored ?? defaultThreshold,
+                                  nLayers: try file.attribute("n_layers", as: Int.self), nHeads: try file.attribute("n_heads", as: Int.self),
+                                  nKVHeads: try file.attribute("n_kv_heads", as: Int.self))
+        } catch {
+            throw ProbeError("\(path): cannot read the retrieval scores: \(error)")
+        }
+    }
+
     /// How many KV heads count, and in which layers.
     public var count: Int { kvHeads.reduce(0) { $0 + ($1 ? 1 : 0) } }
     public var layers: [Int] { (0..<nLayers).filter { l in (0..<nKVHeads).contains { kvHeads[l * nKVHeads + $0] } } }

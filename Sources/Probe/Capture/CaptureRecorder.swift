@@ -40,7 +40,7 @@ public final class CaptureRecorder: ForwardObserver {
     private var stepAttention: [[Float]] = []
     /// Per chosen token `r` (0: chosen by the last prompt query, `s + 1`: by step `s`): the strongest key's
     /// position per (layer, head) `[L, H]`, −1 until scored.
-    private var strongestKeys: [[Int]] = []
+    private(set) var strongestKeys: [[Int]] = []
     /// Sum over steps and group heads of the prompt attention, `[L, G, n]`.
     private var importanceSum: [Double]
     /// Keys in float64 for scoring, per layer `[G, n + maxSteps, d]` (prompt rows, then steps).
