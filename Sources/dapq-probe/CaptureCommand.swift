@@ -54,18 +54,17 @@ struct CaptureCommand: ParsableCommand {
         let span = try answerSpanOfPrompt(prompt, tokenizer: model.tokenizer)
         let display = ProgressDisplay(mode: progress)
         defer { display.finish() }
-        let data = try Capture(model: model).run(
+        var data = try Capture(model: model).run(
             prompt: prompt, options: CaptureOptions(steps: steps, window: window, recordValues: values, recordAttention: attention),
             progress: display.show)
-        var recorded = data
-        recorded.answerSpan = span
+        data.answerSpan = span
         display.status("writing \(out)")
         let metadata = try CaptureMetadata(
             model: model, modelPath: modelPath, promptText: try builder.promptText(text, chat: promptOptions.chat),
             chat: promptOptions.chat, generatedText: model.tokenizer.decode(data.generatedTokens),
             threads: modelOptions.threads, commandLine: ModelProvenance.shellQuoted(CommandLine.arguments))
         let writeStart = Date()
-        try CaptureWriter.write(recorded, metadata: metadata, to: output)
+        try CaptureWriter.write(data, metadata: metadata, to: output)
         let writeSeconds = Date().timeIntervalSince(writeStart)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         let stop = data.stoppedAtEndOfGeneration ? " (stopped at end of generation)" : ""
