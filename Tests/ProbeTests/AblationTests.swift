@@ -271,6 +271,20 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let several = try checkWithNumPy(path("several.h5"))
         XCTAssertTrue(several.contains("9 variants x 3 prompt(s) match"), several)
         XCTAssertTrue(several.contains("span metrics: 2 prompt(s) with an answer span match"), several)
+        // The summary CSV's span columns and the retrieval heads (CSV and heat map) from the same file.
+        let csv = try runCommand(try python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/ablation_summary.py").path, path("several.h5"),
+            "--out", path("summary.csv"), "--retrieval", path("retrieval.csv"),
+        ])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        XCTAssertTrue(csv.stdout.contains("2 heads above 0.1, 2 retrieval KV heads"), csv.stdout)
+        let summaryHeader = try String(contentsOfFile: path("summary.csv"), encoding: .utf8).split(separator: "\n").first { !$0.hasPrefix("#") }
+        XCTAssertTrue(summaryHeader?.contains("span_prompts,span_recall,span_recall_ci95,span_recall_retrieval") == true, "\(summaryHeader ?? "")")
+        let plot = try runCommand(try python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/plot_ablation.py").path, path("several.h5"), "--out", path("plots"),
+        ])
+        XCTAssertEqual(plot.status, 0, plot.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("plots/ablation_retrieval.png")), plot.stdout)
 
         // A tampered metric is caught.
         let tampered = path("tampered.h5")

@@ -188,6 +188,14 @@ final class AnswerEvidenceTests: TemporaryDirectoryTestCase {
         ])
         XCTAssertEqual(check.status, 0, "check_capture.py:\n\(check.stdout)\n\(check.stderr)")
         XCTAssertTrue(check.stdout.contains("decode/copy_source, decode/retrieval_score: match"), check.stdout)
+        // The retrieval heads' heat map beside the attention plot.
+        let plot = try runCommand(try TestPaths.python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/plot_capture.py").path, out, "--out", path("plots"),
+        ])
+        XCTAssertEqual(plot.status, 0, plot.stderr)
+        XCTAssertTrue(plot.stdout.contains("needle_retrieval.png"), plot.stdout)
+        let png = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path("plots/needle_retrieval.png"))[.size] as? Int)
+        XCTAssertGreaterThan(png, 20_000)
 
         // --answer-span gives the same mask; inspect shows the datasets and the retrieval heads.
         let bySpan = path("span.h5")
