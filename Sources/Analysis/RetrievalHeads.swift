@@ -61,7 +61,9 @@ public struct RetrievalHeads: Sendable {
             : file.exists("retrieval_score") ? ("retrieval_score", "retrieval_copying_steps") : ("", "")
         guard !scorePath.isEmpty else { return nil }
         do {
-            let scores = try file.openDataset(scorePath).read(Float.self).map(Double.init)
+            let dataset = try file.openDataset(scorePath)
+            defer { dataset.close() }
+            let scores = try dataset.read(Float.self).map(Double.init)
             let steps = try file.attribute(stepsName, as: Int.self)
             let stored = (try? file.hasAttribute("retrieval_threshold")) == true ? try file.attribute("retrieval_threshold", as: Double.self) : nil
             return RetrievalHeads(scores: [scores], copyingSteps: [steps], threshold: threshold ?? stored ?? defaultThreshold,
