@@ -45,10 +45,11 @@ venv-test:
 	  python3 -m venv $(VENV_TEST) && $(VENV_TEST)/bin/python -m pip install -q $(VENV_TEST_PACKAGES); \
 	fi
 
-## Heat maps of a capture's true-decoding attention over the prompt positions, one panel per layer, as a PNG.
+## Heat maps of a capture's true-decoding attention over the prompt positions, one panel per layer, as a PNG
+## (and its retrieval heads, layer × head, when its answer copies from the prompt).
 ##   CAPTURE  the capture file (default out/capture.h5); nothing is drawn when it is absent
 ##   PLOTS    the folder the PNGs go to (default out/plots, git-ignored)
-## Also the ablation's position × content grid and recall by layer (notebooks-data/plot_ablation.py):
+## Also the ablation's position × content grid, recall by layer and retrieval heads (notebooks-data/plot_ablation.py):
 ##   ABLATION the ablation file (default out/ablation/$(MODEL)/ablation.h5, what notebooks-data/ablation_run.sh writes)
 CAPTURE ?= out/capture.h5
 ABLATION ?= out/ablation/$(MODEL)/ablation.h5

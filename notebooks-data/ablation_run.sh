@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ablation study behind notebooks-data/ablation/MODEL/summary.csv (README, "Ablation: where versus what"):
 # nine prompts (six needle-in-a-haystack contexts of 1k-2k tokens from the Paul Graham essays, three ordinary
-# instructions), each captured with greedy decoding (chat template, up to 32 steps), then ablated together.
+# instructions), each captured with greedy decoding (chat template, up to 32 steps; the needle prompts with
+# --needle VALUE, so their captures carry prompt/answer_span), then ablated together.
 #
 # usage: notebooks-data/ablation_run.sh   (after `make build venv-test`, and `make models` for a Qwen model;
 #        about 15 minutes on 2 cores for smollm2-135m, about an hour for qwen2.5-coder-0.5b)
@@ -20,11 +21,15 @@ mkdir -p "$OUT/captures" "$RESULTS"
 "$PY" notebooks-data/make_ablation_prompts.py --out "$OUT/prompts" --binary "$BIN" --model "$MODEL"
 for prompt in "$OUT"/prompts/*.txt; do
   name=$(basename "$prompt" .txt)
+  needle=()
+  if [ -f "$OUT/prompts/$name.needle" ]; then needle=(--needle "$(cat "$OUT/prompts/$name.needle")"); fi
   "$BIN" capture --model "$MODEL" --chat --prompt-file "$prompt" --steps 32 --threads "$THREADS" \
-    --out "$OUT/captures/$name.h5" --force
+    "${needle[@]}" --out "$OUT/captures/$name.h5" --force
 done
 "$BIN" ablate "$OUT/captures" --out "$OUT/ablation.h5" --threads "$THREADS" --force | tee "$OUT/ablation.txt"
 "$PY" notebooks-data/ablation_summary.py "$OUT/ablation.h5" --out "$RESULTS/summary.csv" \
-  --by-layer "$RESULTS/by_layer.csv" \
+  --by-layer "$RESULTS/by_layer.csv" --retrieval "$RESULTS/retrieval_heads.csv" \
   --command "notebooks-data/ablation_run.sh (MODEL=$MODEL BIN=$BIN THREADS=$THREADS)"
 "$PY" notebooks-data/plot_ablation.py "$OUT/ablation.h5" --out "$OUT/plots"
+# the retrieval heads' heat map (drawn when some capture copies from its prompt)
+if [ -f "$OUT/plots/ablation_retrieval.png" ]; then cp "$OUT/plots/ablation_retrieval.png" "$RESULTS/"; fi

@@ -4,13 +4,17 @@
   --out FILE.csv        the headline table: for each subset of prompts (all, niah*, instruction*, and each prompt
                         alone) and each variant, the mean over layers and KV heads at the headline budget (each
                         prompt's k nearest 3% of n) of attention-mass recall, top-k recall, overlap and query
-                        cosine, averaged over the subset's prompts with 95% t-interval half-widths; plus the
-                        'all' rows at every fixed budget k.
+                        cosine, averaged over the subset's prompts with 95% t-interval half-widths; the answer-
+                        level span recall (all KV heads, retrieval KV heads, mean of the layer minima) averaged
+                        over the subset's prompts that have an answer span (span_prompts; empty when none); plus
+                        the 'all' rows at every fixed budget k.
   --by-layer FILE.csv   per layer: mass recall at the headline budget averaged over KV heads and prompts, for each
                         position (averaged over contents), each content (averaged over positions) and the references.
+  --retrieval FILE.csv  per layer and query head: the pooled retrieval score and whether its KV head counts as a
+                        retrieval head (above the run's retrieval_threshold), strongest first.
 Lines starting with '#' hold the command that made the file (read with pandas.read_csv(path, comment="#")).
 
-usage: ablation_summary.py ABLATION.h5 --out FILE.csv [--by-layer FILE.csv] [--command TEXT]
+usage: ablation_summary.py ABLATION.h5 --out FILE.csv [--by-layer FILE.csv] [--retrieval FILE.csv] [--command TEXT]
 """
 import argparse
 import csv
@@ -22,6 +26,7 @@ import h5py
 import numpy as np
 
 METRICS = ["mass_recall", "top_k_recall", "overlap", "query_cosine"]
+SPAN_METRICS = ["span_recall", "span_recall_retrieval", "span_recall_layer_min"]
 T_TABLE = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
            2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
            2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
@@ -46,10 +51,12 @@ def main():
     parser.add_argument("ablation")
     parser.add_argument("--out", required=True)
     parser.add_argument("--by-layer")
+    parser.add_argument("--retrieval")
     parser.add_argument("--command", default=None, help="the command to record (default: this script's command line)")
     args = parser.parse_args()
     command = args.command or "notebooks-data/ablation_summary.py " + " ".join(
-        [args.ablation, "--out", args.out] + (["--by-layer", args.by_layer] if args.by_layer else []))
+        [args.ablation, "--out", args.out] + (["--by-layer", args.by_layer] if args.by_layer else [])
+        + (["--retrieval", args.retrieval] if args.retrieval else []))
 
     with h5py.File(args.ablation, "r") as f:
         if text(f.attrs["schema"]) != "dapq-probe/ablation" or int(f.attrs["complete"]) != 1:
@@ -93,6 +100,11 @@ def main():
                 for metric in METRICS:
                     m, ci = mean_ci([p[metric] for p in picked])
                     row[metric], row[metric + "_ci95"] = m, ci
+                spans = [p for p in picked if "span_prompts" in p.dtype.names and int(p["span_prompts"]) > 0]
+                row["span_prompts"] = len(spans)
+                for metric in SPAN_METRICS:
+                    m, ci = mean_ci([p[metric] for p in spans]) if spans else (float("nan"), float("nan"))
+                    row[metric], row[metric + "_ci95"] = m, ci
                 out_rows.append(row)
         for r in rows:
             if text(r["prompt"]) == "all" and text(r["k_rule"]) == "fixed":
@@ -102,10 +114,16 @@ def main():
                        "k_rule": "fixed", "k": str(int(r["k"]))}
                 for metric in METRICS:
                     row[metric], row[metric + "_ci95"] = float(r[metric]), float(r[metric + "_ci95"])
+                has_span = "span_prompts" in r.dtype.names
+                row["span_prompts"] = int(r["span_prompts"]) if has_span else 0
+                for metric in SPAN_METRICS:
+                    row[metric] = float(r[metric]) if has_span else float("nan")
+                    row[metric + "_ci95"] = float(r[metric + "_ci95"]) if has_span else float("nan")
                 out_rows.append(row)
 
         columns = ["subset", "prompts", "n_min", "n_max", "steps_min", "steps_max", "variant", "content", "position",
-                   "kind", "k_rule", "k"] + [x for m in METRICS for x in (m, m + "_ci95")]
+                   "kind", "k_rule", "k"] + [x for m in METRICS for x in (m, m + "_ci95")] + ["span_prompts"] + \
+            [x for m in SPAN_METRICS for x in (m, m + "_ci95")]
         with open(args.out, "w", newline="") as handle:
             handle.write("\n".join(header) + "\n")
             writer = csv.DictWriter(handle, fieldnames=columns)
@@ -114,6 +132,28 @@ def main():
                 writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) and not math.isnan(v) else ("" if isinstance(v, float) else v))
                                  for k, v in row.items()})
         print(f"{args.out}: {len(out_rows)} rows")
+
+        if args.retrieval:
+            if "retrieval_score" not in f:
+                raise SystemExit(f"{args.ablation}: no retrieval_score (an ablation before schema 2)")
+            scores = f["retrieval_score"][...]
+            kv = f["retrieval_kv_heads"][...]
+            threshold = float(f.attrs["retrieval_threshold"])
+            group = scores.shape[1] // kv.shape[1]
+            order = sorted(((layer, head) for layer in range(scores.shape[0]) for head in range(scores.shape[1])),
+                           key=lambda lh: (-np.nan_to_num(scores[lh], nan=-1.0), lh))
+            with open(args.retrieval, "w", newline="") as handle:
+                handle.write("\n".join(header + [
+                    f"# retrieval score per query head pooled over {int(f.attrs['retrieval_prompts'])} prompts "
+                    f"({int(f.attrs['retrieval_copying_steps'])} copying steps); threshold {threshold}"]) + "\n")
+                writer = csv.writer(handle)
+                writer.writerow(["layer", "head", "kv_head", "retrieval_score", "above_threshold", "retrieval_kv_head"])
+                for layer, head in order:
+                    value = scores[layer, head]
+                    writer.writerow([layer, head, head // group, "" if math.isnan(value) else f"{value:.4f}",
+                                     int(np.nan_to_num(value) > threshold), int(kv[layer, head // group])])
+            print(f"{args.retrieval}: {int((np.nan_to_num(scores) > threshold).sum())} heads above {threshold}, "
+                  f"{int(kv.sum())} retrieval KV heads")
 
         if args.by_layer:
             contents = text(f.attrs["contents"]).split(",")

@@ -6,6 +6,10 @@
     2048; the prompt after the chat template), the question at the end (query-aware);
   - three ordinary instructions of a few hundred tokens (a summary, a small program, a question over a list).
 
+Beside each needle prompt NAME.txt it writes NAME.needle: the needle's value (the words the answer must copy),
+which occurs exactly once in the prompt; ablation_run.sh passes it to `dapq-probe capture --needle`, so the
+capture's prompt/answer_span marks those tokens.
+
 The haystack is fitted to L with the model's own tokenizer (`dapq-probe tokenize --model MODEL`), so the
 capture's n is within a few tokens of L (the chat template's share is estimated, CHAT_OVERHEAD). Deterministic:
 the same corpus and model give the same files.
@@ -19,19 +23,20 @@ import os
 import re
 import subprocess
 
+# (needle, question, value: the part of the needle that answers the question)
 NEEDLES = [
     ("The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.",
-     "What is the best thing to do in San Francisco?"),
+     "What is the best thing to do in San Francisco?", "eat a sandwich and sit in Dolores Park on a sunny day"),
     ("The secret ingredient in Grandma Rosa's lasagna is a spoonful of cinnamon.",
-     "What is the secret ingredient in Grandma Rosa's lasagna?"),
+     "What is the secret ingredient in Grandma Rosa's lasagna?", "a spoonful of cinnamon"),
     ("The special magic number for the blue lighthouse is 4721.",
-     "What is the special magic number for the blue lighthouse?"),
+     "What is the special magic number for the blue lighthouse?", "4721"),
     ("The password to the old library archive is silver otter.",
-     "What is the password to the old library archive?"),
+     "What is the password to the old library archive?", "silver otter"),
     ("Marta's favourite instrument is the cello, which she learned in Vienna.",
-     "What is Marta's favourite instrument?"),
+     "What is Marta's favourite instrument?", "the cello"),
     ("The annual kite festival in Brighton is held on the second Sunday of June.",
-     "When is the annual kite festival in Brighton held?"),
+     "When is the annual kite festival in Brighton held?", "the second Sunday of June"),
 ]
 # (context length L in tokens, needle depth d, first essay index): one per needle.
 GRID = [(1024, 0.1, 0), (1024, 0.6, 7), (1536, 0.3, 14), (1536, 0.9, 21), (2048, 0.5, 28), (2048, 0.2, 35)]
@@ -99,11 +104,16 @@ def main():
     parser.add_argument("--corpus", default=".cache/corpus/PaulGrahamEssays")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for i, ((needle, question), (length, depth, first)) in enumerate(zip(NEEDLES, GRID)):
+    for i, ((needle, question, value), (length, depth, first)) in enumerate(zip(NEEDLES, GRID)):
         text, tokens = build(args.corpus, args.binary, args.model, length, depth, first, needle, question)
-        name = f"niah{i + 1}_L{length}_d{int(depth * 100):02d}.txt"
+        if text.count(value) != 1:
+            raise SystemExit(f"needle {i + 1}: its value {value!r} occurs {text.count(value)} times in the prompt, not once")
+        stem = f"niah{i + 1}_L{length}_d{int(depth * 100):02d}"
+        name = stem + ".txt"
         with open(os.path.join(args.out, name), "w", encoding="utf-8") as f:
             f.write(text)
+        with open(os.path.join(args.out, stem + ".needle"), "w", encoding="utf-8") as f:
+            f.write(value)
         print(f"{name}: {tokens} tokens before the chat template")
     paragraph = " ".join(list(haystack_sentences(args.corpus, 3))[:14])
     for i, template in enumerate(INSTRUCTIONS):

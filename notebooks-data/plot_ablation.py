@@ -9,11 +9,14 @@ Draws two PNGs into --out:
   - ablation_layers.png: recall by layer at the headline budget (mean over KV heads and prompts): left, one
     line per position (averaged over contents); right, one line per content (averaged over positions); the
     window and lookahead references dashed in both.
+  - ablation_retrieval.png (when a capture copies): the retrieval score per layer and query head, pooled over the
+    prompts (root retrieval_score), heads above the run's retrieval_threshold outlined.
 
 usage: plot_ablation.py ABLATION.h5 [--out DIR] [--metric mass_recall|top_k_recall]
 """
 import argparse
 import os
+import sys
 
 import h5py
 import matplotlib
@@ -21,6 +24,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import retrieval_heatmap  # noqa: E402
 
 METRIC_NAMES = {"mass_recall": "attention-mass recall", "top_k_recall": "top-k recall"}
 
@@ -137,6 +143,12 @@ def main():
     headline, curves, contents, positions, facts = load(args.ablation)
     print(grid_figure(headline, contents, positions, facts, args.out))
     print(layers_figure(curves, contents, positions, facts, args.metric, args.out))
+    with h5py.File(args.ablation, "r") as f:
+        if "retrieval_score" in f and int(f.attrs.get("retrieval_copying_steps", 0)) > 0:
+            title = (f"retrieval score ({facts['model']}, pooled over {int(f.attrs['retrieval_prompts'])} prompts, "
+                     f"{int(f.attrs['retrieval_copying_steps'])} copying steps)")
+            print(retrieval_heatmap.draw(f["retrieval_score"][...], float(f.attrs["retrieval_threshold"]), title,
+                                         os.path.join(args.out, "ablation_retrieval.png")))
 
 
 if __name__ == "__main__":

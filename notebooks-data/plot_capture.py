@@ -7,12 +7,16 @@ Reads a capture written by `dapq-probe capture` (h5py only, none of our code) an
   - otherwise from decode/importance: rows = KV heads, columns = prompt positions, colour = T, the mean
     over steps and the heads of the group (DESIGN.md, "Conventions").
 Colour is log10 of the weight, floored at --floor (attention is heavy-tailed: a few sink tokens hold most
-of it); --linear draws the raw weights instead. The figure is saved as one PNG.
+of it); --linear draws the raw weights instead. The figure is saved as one PNG. A capture with copying steps
+(decode/retrieval_score, schema 2) also gets <name>_retrieval.png: the retrieval score per layer and query head,
+heads above --threshold outlined.
 
 usage: plot_capture.py CAPTURE.h5 [--out DIR] [--source auto|attention|importance] [--linear] [--floor 1e-5]
+                       [--threshold 0.1]
 """
 import argparse
 import os
+import sys
 
 import h5py
 import matplotlib
@@ -20,6 +24,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import retrieval_heatmap  # noqa: E402
 
 
 def load(path, source):
@@ -77,6 +84,7 @@ def main():
                         help="decode/attention when stored (auto), or decode/importance")
     parser.add_argument("--linear", action="store_true", help="colour by the raw weight, not its log")
     parser.add_argument("--floor", type=float, default=1e-5, help="smallest weight shown on the log scale")
+    parser.add_argument("--threshold", type=float, default=0.1, help="retrieval score above which a head is outlined")
     args = parser.parse_args()
     maps, rows, title, source = load(args.capture, args.source)
     fig = plot(maps, rows, title, args.linear, args.floor)
@@ -85,6 +93,12 @@ def main():
     target = os.path.join(args.out, f"{stem}_{source}.png")
     fig.savefig(target, dpi=110)
     print(target)
+    with h5py.File(args.capture, "r") as f:
+        copying = int(f.attrs.get("copying_steps", 0))
+        if "decode/retrieval_score" in f and copying > 0:
+            title = f"{os.path.basename(args.capture)}: retrieval score ({copying} copying steps)"
+            print(retrieval_heatmap.draw(f["decode/retrieval_score"][...], args.threshold, title,
+                                         os.path.join(args.out, f"{stem}_retrieval.png")))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ public struct AblationOptions: Sendable {
     public var lookaheadBudget: Int?
     public var lookaheadSteps = 8
     public var lookaheadPromptQueries = 8
+    /// A KV head is a retrieval head when one of its query heads' pooled retrieval score is above this.
+    public var retrievalThreshold = RetrievalHeads.defaultThreshold
     /// Max-pooling kernel of SnapKV's scores.
     public var poolKernel = 7
     /// The largest accepted difference between recomputed and captured prompt keys (0: they must be equal).
@@ -43,6 +45,7 @@ public struct AblationOptions: Sendable {
         guard lookaheadSteps >= 1, lookaheadPromptQueries >= 0 else { throw ProbeError("the lookahead needs at least one step") }
         guard poolKernel >= 1, poolKernel % 2 == 1 else { throw ProbeError("the pooling kernel must be odd, got \(poolKernel)") }
         if let b = lookaheadBudget, b < 1 { throw ProbeError("--laq-budget must be at least 1") }
+        guard retrievalThreshold >= 0, retrievalThreshold < 1 else { throw ProbeError("--retrieval-threshold must be in [0, 1)") }
         guard keyTolerance >= 0 else { throw ProbeError("the key tolerance must not be negative") }
     }
 }
@@ -222,7 +225,8 @@ public final class Ablation {
             if variant == .window { windowImportance = importance }
             let values = importance.values
             let metrics = VariantMetrics(truth: capture.importance, truthRankings: truthRankings, pseudo: values, promptLength: n,
-                                         kValues: options.kValues, queries: set, truthQueries: truthQueries, cosineRows: cosineRows)
+                                         kValues: options.kValues, queries: set, truthQueries: truthQueries, cosineRows: cosineRows,
+                                         answerSpan: capture.answerSpan)
             results.append(VariantResult(variant: variant, queries: variant == .truth ? nil : set, importance: values,
                                          metrics: metrics, seconds: Date().timeIntervalSince(variantStart)))
         }

@@ -48,22 +48,40 @@ public struct SummaryRow: Sendable, Equatable {
     public var massRecallCI95 = Double.nan
     public var overlapCI95 = Double.nan
     public var queryCosineCI95 = Double.nan
+    /// Answer-level metrics (NaN without an answer span): span recall over layers and KV heads, over the
+    /// retrieval KV heads, and the mean over layers of the minimum over KV heads; `all` rows average the
+    /// `spanPrompts` prompts that have a span.
+    public var spanPrompts = 0
+    public var spanRecall = Double.nan
+    public var spanRecallRetrieval = Double.nan
+    public var spanRecallLayerMin = Double.nan
+    public var spanRecallCI95 = Double.nan
+    public var spanRecallRetrievalCI95 = Double.nan
+    public var spanRecallLayerMinCI95 = Double.nan
 }
 
 /// The summary table and the aggregates across prompts.
 public enum AblationSummary {
     /// Rows per prompt (every budget, then the headline `3%` rule), then the `all` rows: means over prompts.
-    public static func rows(_ prompts: [PromptMetrics]) -> [SummaryRow] {
+    /// `retrievalKVHeads` (`[L, G]`) marks the retrieval heads of `span_recall_retrieval` (nil: NaN).
+    public static func rows(_ prompts: [PromptMetrics], retrievalKVHeads: [Bool]? = nil) -> [SummaryRow] {
         guard let first = prompts.first else { return [] }
         var rows: [SummaryRow] = []
         for (pi, prompt) in prompts.enumerated() {
             let name = URL(fileURLWithPath: prompt.capturePath).lastPathComponent
             for (variant, m) in prompt.variants {
                 func row(_ ki: Int, _ rule: String) -> SummaryRow {
-                    SummaryRow(prompt: name, promptIndex: pi, variant: variant.name, content: variant.contentName, position: variant.positionName,
-                               kind: variant.kind, kRule: rule, k: prompt.kValues[ki], kUsed: min(prompt.kValues[ki], prompt.promptLength),
-                               prompts: 1, topKRecall: m.meanTopKRecall(ki), massRecall: m.meanMassRecall(ki),
-                               overlap: m.meanOverlap, queryCosine: m.meanQueryCosine)
+                    var row = SummaryRow(prompt: name, promptIndex: pi, variant: variant.name, content: variant.contentName, position: variant.positionName,
+                                         kind: variant.kind, kRule: rule, k: prompt.kValues[ki], kUsed: min(prompt.kValues[ki], prompt.promptLength),
+                                         prompts: 1, topKRecall: m.meanTopKRecall(ki), massRecall: m.meanMassRecall(ki),
+                                         overlap: m.meanOverlap, queryCosine: m.meanQueryCosine)
+                    if m.spanRecall != nil {
+                        row.spanPrompts = 1
+                        row.spanRecall = m.meanSpanRecall(ki)
+                        row.spanRecallRetrieval = retrievalKVHeads.map { m.retrievalSpanRecall(ki, heads: $0) } ?? .nan
+                        row.spanRecallLayerMin = m.layerMinimumSpanRecall(ki)
+                    }
+                    return row
                 }
                 for ki in prompt.kValues.indices { rows.append(row(ki, "fixed")) }
                 rows.append(row(prompt.headlineIndex, "3%"))
@@ -74,25 +92,38 @@ public enum AblationSummary {
             guard per.count == prompts.count else { continue }
             for ki in first.kValues.indices {
                 rows.append(aggregate(variant, per.map { ($0.1, ki, min($0.0.kValues[ki], $0.0.promptLength)) },
-                                      k: first.kValues[ki], rule: "fixed"))
+                                      k: first.kValues[ki], rule: "fixed", retrievalKVHeads: retrievalKVHeads))
             }
             let headline = per.map { ($0.1, $0.0.headlineIndex, min($0.0.kValues[$0.0.headlineIndex], $0.0.promptLength)) }
             let ks = Set(per.map { $0.0.kValues[$0.0.headlineIndex] })
-            rows.append(aggregate(variant, headline, k: ks.count == 1 ? ks.first! : -1, rule: "3%"))
+            rows.append(aggregate(variant, headline, k: ks.count == 1 ? ks.first! : -1, rule: "3%", retrievalKVHeads: retrievalKVHeads))
         }
         return rows
     }
 
-    private static func aggregate(_ variant: AblationVariant, _ items: [(VariantMetrics, Int, Int)], k: Int, rule: String) -> SummaryRow {
+    private static func aggregate(_ variant: AblationVariant, _ items: [(VariantMetrics, Int, Int)], k: Int, rule: String,
+                                  retrievalKVHeads: [Bool]?) -> SummaryRow {
         let topK = items.map { $0.0.meanTopKRecall($0.1) }, mass = items.map { $0.0.meanMassRecall($0.1) }
         let overlap = items.map(\.0.meanOverlap), cosine = items.map(\.0.meanQueryCosine)
         let used = Set(items.map(\.2))
-        return SummaryRow(prompt: "all", promptIndex: -1, variant: variant.name, content: variant.contentName, position: variant.positionName,
+        var row = SummaryRow(prompt: "all", promptIndex: -1, variant: variant.name, content: variant.contentName, position: variant.positionName,
                           kind: variant.kind, kRule: rule, k: k, kUsed: used.count == 1 ? used.first! : -1, prompts: items.count,
                           topKRecall: Statistics.mean(topK), massRecall: Statistics.mean(mass), overlap: Statistics.mean(overlap),
                           queryCosine: Statistics.mean(cosine), topKRecallCI95: Statistics.halfWidth95(topK),
                           massRecallCI95: Statistics.halfWidth95(mass), overlapCI95: Statistics.halfWidth95(overlap),
                           queryCosineCI95: Statistics.halfWidth95(cosine))
+        let spans = items.filter { $0.0.spanRecall != nil }
+        row.spanPrompts = spans.count
+        if !spans.isEmpty {
+            let span = spans.map { $0.0.meanSpanRecall($0.1) }, layerMin = spans.map { $0.0.layerMinimumSpanRecall($0.1) }
+            (row.spanRecall, row.spanRecallCI95) = (Statistics.mean(span), Statistics.halfWidth95(span))
+            (row.spanRecallLayerMin, row.spanRecallLayerMinCI95) = (Statistics.mean(layerMin), Statistics.halfWidth95(layerMin))
+            if let heads = retrievalKVHeads {
+                let retrieval = spans.map { $0.0.retrievalSpanRecall($0.1, heads: heads) }
+                (row.spanRecallRetrieval, row.spanRecallRetrievalCI95) = (Statistics.mean(retrieval), Statistics.halfWidth95(retrieval))
+            }
+        }
+        return row
     }
 
     /// Element-wise mean and 95% half-width across prompts of a per-prompt metric array (all the same shape).

@@ -2,7 +2,8 @@ import Foundation
 
 /// The printed result (DESIGN.md, "Ablation grid"): rows = content, columns = position, each cell the mean
 /// attention-mass recall / top-k recall at the headline budget (the `k` nearest 3% of n), then the references,
-/// and the main effects of position and content.
+/// and the main effects of position and content; when the captures carry answer spans, a second table of span
+/// recall (all KV heads / retrieval KV heads / mean of the layers' minima).
 public struct AblationTable: Sendable {
     public let rows: [SummaryRow]
     public let contents: [PseudoContent]
@@ -61,6 +62,23 @@ public struct AblationTable: Sendable {
         if let effects = mainEffects {
             lines.append(String(format: "main effects on mass recall: position %.3f (range of the column means), content %.3f (range of the row means)",
                                 effects.position, effects.content))
+        }
+        if any.spanPrompts > 0 {
+            func span(_ row: SummaryRow?) -> String {
+                guard let row else { return "–" }
+                return String(format: "%.3f / %.3f / %.3f", row.spanRecall, row.spanRecallRetrieval, row.spanRecallLayerMin)
+            }
+            let spanCells = contents.map { c in positions.map { span(headline(.pseudo(c, $0))) } }
+            let spanWidth = max(12, (spanCells.flatMap { $0 } + positions.map(\.name)).map(\.count).max()!)
+            lines.append("span recall (answer span kept): all KV heads / retrieval KV heads / mean of the layer minima, same k, "
+                         + "mean over the \(any.spanPrompts) prompt\(any.spanPrompts == 1 ? "" : "s") with a span")
+            lines.append(pad("content", firstWidth) + "  " + positions.map { pad($0.name, spanWidth) }.joined(separator: "  "))
+            for (c, row) in zip(contents, spanCells) {
+                lines.append(pad(c.name, firstWidth) + "  " + row.map { pad($0, spanWidth) }.joined(separator: "  "))
+            }
+            for reference in [AblationVariant.window, .lookahead, .truth] {
+                if let row = headline(reference) { lines.append("  " + pad(reference.name, firstWidth - 2) + "  " + span(row)) }
+            }
         }
         return lines.joined(separator: "\n")
     }

@@ -5,7 +5,8 @@ import Probe
 /// threads and command line, as every output file records them.
 public typealias AblationMetadata = ModelProvenance
 
-/// Writes an ablation in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/ablation"`, version 1.
+/// Writes an ablation in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/ablation"`, version 2 (version 1
+/// had no answer-level metrics).
 ///
 /// One capture: at the root, `variants/<name>/` per variant (`<content>_<position>`, `window`, `lookahead`,
 /// `truth`) holding
@@ -14,7 +15,11 @@ public typealias AblationMetadata = ModelProvenance
 /// - `rot_q` [layer, head, query, d_head], `rot_k` [layer, kv_head, query, d_head]: the rows' post-RoPE queries
 ///   and keys (not for `truth`: its rows are the capture's `decode/rot_q`, `decode/rot_k`);
 /// - `importance` [layer, kv_head, position]: P, the mean softmax weight on each prompt key;
-/// - `top_k_recall`, `mass_recall` [layer, kv_head, k], `overlap` [layer, kv_head], `query_cosine` [layer, head].
+/// - `top_k_recall`, `mass_recall` [layer, kv_head, k], `overlap` [layer, kv_head], `query_cosine` [layer, head];
+/// - when the capture has `prompt/answer_span`: `span_recall` [layer, kv_head, k], `span_recall_layer_min` [layer, k]
+///   (minimum over a layer's KV heads), `span_recall_retrieval` [k] (mean over the retrieval KV heads).
+/// At the root, `retrieval_score` [layer, head] (the captures' scores pooled, `RetrievalHeads`) and
+/// `retrieval_kv_heads` [layer, kv_head] (uint8: the KV heads that count as retrieval heads).
 /// Several captures: the same under `prompts/<i>/` (i = 000, 001, … in the order given; `importance` padded
 /// with NaN past that prompt's n), and at the root `variants/<name>/` holds the metric arrays averaged over
 /// prompts with `<metric>_ci95` (95% t-interval half-widths).
@@ -24,7 +29,7 @@ public typealias AblationMetadata = ModelProvenance
 /// The file is written under a temporary name (`AtomicOutputFile`); `complete = 1` is written last.
 public final class AblationWriter {
     public static let schema = "dapq-probe/ablation"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     private let output: AtomicOutputFile
     private let file: HDF5File
@@ -32,6 +37,8 @@ public final class AblationWriter {
     private let headers: [CaptureFile.Header]
     private let maxPromptLength: Int
     private var single: Bool { headers.count == 1 }
+    /// The run's retrieval heads (from the captures' `decode/retrieval_score`).
+    public let retrievalHeads: RetrievalHeads
 
     /// Creates the file (root attributes, dimension scales) for `headers`' captures.
     public init(output: AtomicOutputFile, metadata: AblationMetadata, options: AblationOptions, config: ModelConfig,
@@ -41,6 +48,7 @@ public final class AblationWriter {
         self.options = options
         self.headers = headers
         maxPromptLength = headers.map(\.promptLength).max()!
+        retrievalHeads = RetrievalHeads(headers: headers, threshold: options.retrievalThreshold)
         do {
             file = try HDF5File.create(output.temporaryPath)
         } catch {
@@ -98,11 +106,20 @@ public final class AblationWriter {
         try f.setAttribute("importance_definition",
                            "mean over the query rows and the query heads of the KV group of softmax(q.k/sqrt(d_head)) over every key "
                            + "the row sees (visible_prompt prompt keys, then visible_own of the set's own keys), restricted to prompt keys")
-        try f.setAttribute("metric_definitions",
-                           "T = capture decode/importance, P = variant importance; top_k_recall = |topk(T) & topk(P)|/k; "
-                           + "mass_recall = sum_{topk(P)} T / sum_{topk(T)} T; overlap = sum min(T/sum T, P/sum P); "
-                           + "top-k ties broken by the lower position; k clipped to n_prompt; query_cosine = mean over the first "
-                           + "query_cosine_rows rows r of cos(rot_q[r], capture decode/rot_q[step r])")
+        let definitions: [String] = [
+            "T = capture decode/importance, P = variant importance; top_k_recall = |topk(T) & topk(P)|/k; ",
+            "mass_recall = sum_{topk(P)} T / sum_{topk(T)} T; overlap = sum min(T/sum T, P/sum P); ",
+            "top-k ties broken by the lower position; k clipped to n_prompt; query_cosine = mean over the first ",
+            "query_cosine_rows rows r of cos(rot_q[r], capture decode/rot_q[step r]); span = capture ",
+            "prompt/answer_span; span_recall = |topk(P) & span| / |span| (absent without a span); ",
+            "span_recall_layer_min = min over a layer's KV heads; span_recall_retrieval = mean over the KV heads ",
+            "with retrieval_kv_heads = 1 (NaN when there is none)",
+        ]
+        try f.setAttribute("metric_definitions", definitions.joined())
+        try f.setAttribute("retrieval_threshold", retrievalHeads.threshold)
+        try f.setAttribute("retrieval_copying_steps", retrievalHeads.copyingSteps)
+        try f.setAttribute("retrieval_prompts", retrievalHeads.prompts)
+        try f.setAttribute("span_prompts", headers.filter(\.hasAnswerSpan).count)
 
         try f.makeDimensionScale(name: "layer", values: Array(0..<c.nLayers), description: "transformer layer index")
         try f.makeDimensionScale(name: "head", values: Array(0..<c.nHeads), description: "query head index")
@@ -119,6 +136,12 @@ public final class AblationWriter {
         try f.makeDimensionScale(name: "prompt", values: Array(0..<headers.count), description: "capture index, in the order given")
         try f.createStringDataset("captures", values: headers.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path },
                                   description: "the capture files, in the order given").attachScales(["prompt"])
+        let layer = ("layer", c.nLayers)
+        try tensor("retrieval_score", retrievalHeads.scores.map(Float.init), [layer, ("head", c.nHeads)],
+                   "retrieval score per query head: the captures' decode/retrieval_score averaged over prompts, weighted "
+                   + "by each prompt's copying steps (prompts without copying steps or scores left out); NaN when none copies")
+        try tensor("retrieval_kv_heads", retrievalHeads.kvHeads.map { UInt8($0 ? 1 : 0) }, [layer, ("kv_head", c.nKVHeads)],
+                   "1 for a KV head with a query head whose retrieval_score is above retrieval_threshold")
     }
 
     private func tensor<T: HDF5Scalar>(_ path: String, _ values: [T], _ dims: [(String, Int)], _ description: String) throws {
@@ -186,7 +209,26 @@ public final class AblationWriter {
                        + (N > n ? " (NaN past this prompt's n_prompt)" : ""))
             try writeMetrics(path, result.metrics.topKRecall, result.metrics.massRecall, result.metrics.overlap,
                              result.metrics.queryCosine, dims: (layer, kvHead, head, k), suffix: "")
+            if let span = result.metrics.spanRecall {
+                try writeSpanMetrics(path, span, dims: (layer, kvHead, k), suffix: "")
+            }
         }
+    }
+
+    /// The span metrics of one variant from its `span_recall` `[L, G, K]`; `suffix` `_ci95` for half-widths
+    /// (then `derived` holds the aggregates' own layer minima and retrieval means).
+    private func writeSpanMetrics(_ path: String, _ span: [Double], dims: ((String, Int), (String, Int), (String, Int)),
+                                  suffix: String, derived: (layerMin: [Double], retrieval: [Double])? = nil) throws {
+        let (layer, kvHead, k) = dims
+        let note = suffix.isEmpty ? "" : " (95% t-interval half-width across the prompts with a span)"
+        let layerMin = derived?.layerMin ?? SpanMetrics.layerMinimum(span, nLayers: layer.1, nKVHeads: kvHead.1, budgets: k.1)
+        let retrieval = derived?.retrieval ?? SpanMetrics.retrievalMean(span, heads: retrievalHeads.kvHeads, budgets: k.1)
+        try tensor(path + "/span_recall" + suffix, span.map(Float.init), [layer, kvHead, k],
+                   "|topk(P) ∩ span| / |span|: the share of the answer span (capture prompt/answer_span) the selection keeps" + note)
+        try tensor(path + "/span_recall_layer_min" + suffix, layerMin.map(Float.init), [layer, k],
+                   "minimum of span_recall over the layer's KV heads" + note)
+        try tensor(path + "/span_recall_retrieval" + suffix, retrieval.map(Float.init), [k],
+                   "mean of span_recall over the retrieval KV heads (root retrieval_kv_heads; NaN when there is none)" + note)
     }
 
     private func writeMetrics(_ path: String, _ topK: [Double], _ mass: [Double], _ overlap: [Double], _ cosine: [Double],
@@ -224,9 +266,21 @@ public final class AblationWriter {
                     let cosine = AblationSummary.aggregateArrays(all.map(\.queryCosine))
                     try writeMetrics(path, topK.mean, mass.mean, overlap.mean, cosine.mean, dims: dims, suffix: "")
                     try writeMetrics(path, topK.ci95, mass.ci95, overlap.ci95, cosine.ci95, dims: dims, suffix: "_ci95")
+                    // Span metrics over the prompts that have a span: each derived array is aggregated as an
+                    // array of its own (the mean of minima, not the minimum of means).
+                    let spans = all.compactMap(\.spanRecall)
+                    if !spans.isEmpty {
+                        let K = options.kValues.count
+                        let span = AblationSummary.aggregateArrays(spans)
+                        let layerMin = AblationSummary.aggregateArrays(spans.map { SpanMetrics.layerMinimum($0, nLayers: L, nKVHeads: G, budgets: K) })
+                        let retrieval = AblationSummary.aggregateArrays(spans.map { SpanMetrics.retrievalMean($0, heads: retrievalHeads.kvHeads, budgets: K) })
+                        let spanDims = (("layer", L), ("kv_head", G), ("k", K))
+                        try writeSpanMetrics(path, span.mean, dims: spanDims, suffix: "", derived: (layerMin.mean, retrieval.mean))
+                        try writeSpanMetrics(path, span.ci95, dims: spanDims, suffix: "_ci95", derived: (layerMin.ci95, retrieval.ci95))
+                    }
                 }
             }
-            let rows = AblationSummary.rows(prompts)
+            let rows = AblationSummary.rows(prompts, retrievalKVHeads: retrievalHeads.kvHeads)
             try file.createTable("summary", columns: [
                 .string("prompt", rows.map(\.prompt)), .int64("prompt_index", rows.map { Int64($0.promptIndex) }),
                 .string("variant", rows.map(\.variant)), .string("content", rows.map(\.content)),
@@ -237,9 +291,17 @@ public final class AblationWriter {
                 .double("overlap", rows.map(\.overlap)), .double("query_cosine", rows.map(\.queryCosine)),
                 .double("top_k_recall_ci95", rows.map(\.topKRecallCI95)), .double("mass_recall_ci95", rows.map(\.massRecallCI95)),
                 .double("overlap_ci95", rows.map(\.overlapCI95)), .double("query_cosine_ci95", rows.map(\.queryCosineCI95)),
+                .int64("span_prompts", rows.map { Int64($0.spanPrompts) }),
+                .double("span_recall", rows.map(\.spanRecall)), .double("span_recall_retrieval", rows.map(\.spanRecallRetrieval)),
+                .double("span_recall_layer_min", rows.map(\.spanRecallLayerMin)),
+                .double("span_recall_ci95", rows.map(\.spanRecallCI95)),
+                .double("span_recall_retrieval_ci95", rows.map(\.spanRecallRetrievalCI95)),
+                .double("span_recall_layer_min_ci95", rows.map(\.spanRecallLayerMinCI95)),
             ], description: "per prompt and variant: metrics averaged over layers and heads, per budget k (k_rule fixed) and at "
                 + "the prompt's headline budget (k_rule 3%: the k nearest 3% of n); prompt 'all': means over prompts with 95% "
-                + "t-interval half-widths (float64)").close()
+                + "t-interval half-widths (float64); span_recall over layers and KV heads, span_recall_retrieval over the "
+                + "retrieval KV heads, span_recall_layer_min the mean over layers of the minimum over KV heads; NaN without "
+                + "a span, 'all' rows over the span_prompts prompts that have one").close()
             try file.setAttribute("complete", 1)
             try file.flush()
             file.close()

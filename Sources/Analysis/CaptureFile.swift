@@ -26,6 +26,13 @@ public struct CaptureFile: Sendable {
     public let decodeQueries: [Float]
     public let decodeKeys: [Float]
     public let importance: [Float]
+    /// Answer evidence (schema 2; nil in older captures): `prompt/answer_span` `[n]` (nil also when the capture
+    /// was made without a span), `decode/copy_source` `[S]`, `decode/retrieval_score` `[L, H]`.
+    public let answerSpan: [Bool]?
+    public let copySource: [Int]?
+    public let retrievalScore: [Double]?
+    /// Generated tokens that copy the prompt (0 when unknown).
+    public let copyingSteps: Int
 
     public var promptLength: Int { promptTokens.count }
     public var steps: Int { generatedTokens.count }
@@ -40,6 +47,11 @@ public struct CaptureFile: Sendable {
         public let steps: Int
         /// The capture's arithmetic (`llama-cpp`, `float32`), when recorded.
         public var numerics: String? = nil
+        /// `decode/retrieval_score` `[L, H]` and its copying steps (nil and 0 in captures before schema 2).
+        public var retrievalScore: [Double]? = nil
+        public var copyingSteps: Int = 0
+        /// Whether the capture holds `prompt/answer_span`.
+        public var hasAnswerSpan = false
     }
 
     /// Whether the file at `path` is a complete capture (for picking captures out of a folder).
@@ -59,8 +71,22 @@ public struct CaptureFile: Sendable {
                    nLayers: try file.attribute("n_layers", as: Int.self), nHeads: try file.attribute("n_heads", as: Int.self),
                    nKVHeads: try file.attribute("n_kv_heads", as: Int.self), dHead: try file.attribute("d_head", as: Int.self),
                    promptLength: try file.attribute("n_prompt", as: Int.self), steps: try file.attribute("n_decode", as: Int.self),
-                   numerics: (try? file.hasAttribute("numerics")) == true ? try? file.stringAttribute("numerics") : nil)
+                   numerics: (try? file.hasAttribute("numerics")) == true ? try? file.stringAttribute("numerics") : nil,
+                   retrievalScore: try readRetrievalScore(file, path: path), copyingSteps: try readCopyingSteps(file),
+                   hasAnswerSpan: file.exists("prompt/answer_span"))
         }
+    }
+
+    /// `decode/retrieval_score` as float64, or nil when the capture has none.
+    private static func readRetrievalScore(_ file: HDF5File, path: String) throws -> [Double]? {
+        guard file.exists("decode/retrieval_score") else { return nil }
+        let dataset = try file.openDataset("decode/retrieval_score")
+        defer { dataset.close() }
+        return try dataset.read(Float.self).map(Double.init)
+    }
+
+    private static func readCopyingSteps(_ file: HDF5File) throws -> Int {
+        (try? file.hasAttribute("copying_steps")) == true ? try file.attribute("copying_steps", as: Int.self) : 0
     }
 
     private static func open(_ path: String) throws -> HDF5File {
@@ -131,6 +157,11 @@ public struct CaptureFile: Sendable {
         decodeQueries = try read("decode/rot_q", Float.self, shape: [L, H, S, d])
         decodeKeys = try read("decode/rot_k", Float.self, shape: [L, G, S, d])
         importance = try read("decode/importance", Float.self, shape: [L, G, n])
+        answerSpan = file.exists("prompt/answer_span") ? try read("prompt/answer_span", UInt8.self, shape: [n]).map { $0 != 0 } : nil
+        copySource = file.exists("decode/copy_source") ? try read("decode/copy_source", Int.self, shape: [S]) : nil
+        retrievalScore = file.exists("decode/retrieval_score")
+            ? try read("decode/retrieval_score", Float.self, shape: [L, H]).map(Double.init) : nil
+        copyingSteps = try Self.wrap(path) { try Self.readCopyingSteps(file) }
     }
 
     /// The true decoding queries as a query set (each step sees the prompt and the steps up to itself).

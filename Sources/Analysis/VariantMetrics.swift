@@ -13,11 +13,14 @@ public struct VariantMetrics: Sendable {
     public let queryCosine: [Double]
     /// Rows compared by `queryCosine`: `min(rows at future offsets, S)`.
     public let cosineRows: Int
+    /// `[L, G, K]`: |topk(P) ∩ span| / |span| (`SpanMetrics`); nil when the capture has no answer span.
+    public let spanRecall: [Double]?
 
     /// Compares `pseudo` with `truth` (both `[L, G, n]`, `truthRankings[l * G + g]` the ranking of truth's row)
-    /// and the first `cosineRows` rows of `queries` with those of `truthQueries`.
+    /// and the first `cosineRows` rows of `queries` with those of `truthQueries`; with `answerSpan` (`[n]`) also
+    /// the span recall.
     public init(truth: [Float], truthRankings: [[Int]], pseudo: [Float], promptLength n: Int, kValues: [Int],
-                queries: QuerySet, truthQueries: QuerySet, cosineRows: Int) {
+                queries: QuerySet, truthQueries: QuerySet, cosineRows: Int, answerSpan: [Bool]? = nil) {
         let L = queries.nLayers, G = queries.nKVHeads, H = queries.nHeads, K = kValues.count
         precondition(truth.count == L * G * n && pseudo.count == L * G * n && truthRankings.count == L * G)
         precondition(cosineRows <= queries.rows && cosineRows <= truthQueries.rows)
@@ -29,6 +32,8 @@ public struct VariantMetrics: Sendable {
         var topK = [Double](repeating: 0, count: L * G * K)
         var mass = [Double](repeating: 0, count: L * G * K)
         var overlap = [Double](repeating: 0, count: L * G)
+        precondition(answerSpan == nil || answerSpan!.count == n)
+        var span = answerSpan.map { _ in [Double](repeating: 0, count: L * G * K) }
         truth.withUnsafeBufferPointer { t in
             pseudo.withUnsafeBufferPointer { p in
                 for row in 0..<(L * G) {
@@ -39,6 +44,9 @@ public struct VariantMetrics: Sendable {
                         topK[row * K + ki] = SelectionMetrics.topKRecall(truthRanking: truthRankings[row], pseudoRanking: pRanking, k: k)
                         mass[row * K + ki] = SelectionMetrics.massRecall(truth: tRow, truthRanking: truthRankings[row],
                                                                          pseudoRanking: pRanking, k: k)
+                        if let answerSpan {
+                            span![row * K + ki] = SpanMetrics.spanRecall(pseudoRanking: pRanking, span: answerSpan, k: k)
+                        }
                     }
                     overlap[row] = SelectionMetrics.overlap(truth: tRow, pseudo: pRow)
                 }
@@ -47,6 +55,7 @@ public struct VariantMetrics: Sendable {
         topKRecall = topK
         massRecall = mass
         self.overlap = overlap
+        spanRecall = span
         var cosine = [Double](repeating: 0, count: L * H)
         let d = queries.dHead
         if cosineRows > 0 {
@@ -81,6 +90,19 @@ public struct VariantMetrics: Sendable {
     public func meanMassRecall(_ k: Int) -> Double { mean(massRecall, at: k) }
     public var meanOverlap: Double { overlap.reduce(0, +) / Double(overlap.count) }
     public var meanQueryCosine: Double { queryCosine.reduce(0, +) / Double(queryCosine.count) }
+
+    /// Span recall at budget index `k`: the mean over layers and KV heads, the mean over the KV heads marked in
+    /// `heads` (`[L, G]`, the retrieval heads), and the mean over layers of the minimum over a layer's KV heads.
+    /// NaN without a span.
+    public func meanSpanRecall(_ k: Int) -> Double { spanRecall.map { mean($0, at: k) } ?? .nan }
+    public func retrievalSpanRecall(_ k: Int, heads: [Bool]) -> Double {
+        spanRecall.map { SpanMetrics.retrievalMean($0, heads: heads, budgets: kValues.count)[k] } ?? .nan
+    }
+    public func layerMinimumSpanRecall(_ k: Int) -> Double {
+        guard let spanRecall else { return .nan }
+        let minimum = SpanMetrics.layerMinimum(spanRecall, nLayers: nLayers, nKVHeads: nKVHeads, budgets: kValues.count)
+        return (0..<nLayers).reduce(0.0) { $0 + minimum[$1 * kValues.count + k] } / Double(nLayers)
+    }
 
     /// `[L]`: mean over KV heads of `metric` (`[L, G, K]`) at budget index `k`: a recall-by-layer curve.
     public func byLayer(_ metric: [Double], k: Int) -> [Double] {

@@ -58,6 +58,9 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Largest accepted |recomputed − captured| prompt key (0: they must be equal).")
     var keyTolerance: Float = 0
 
+    @Option(help: "A KV head counts as a retrieval head (span_recall_retrieval) when one of its query heads' retrieval score, pooled over the captures, is above this.")
+    var retrievalThreshold: Double = RetrievalHeads.defaultThreshold
+
     @Flag(help: "Replace an existing output file.")
     var force = false
 
@@ -87,6 +90,7 @@ struct AblateCommand: ParsableCommand {
         options.repeatToken = repeatToken
         options.seed = seed
         options.keyTolerance = keyTolerance
+        options.retrievalThreshold = retrievalThreshold
         try options.check()
 
         let allPaths = try Self.capturePaths(captures)
@@ -125,6 +129,11 @@ struct AblateCommand: ParsableCommand {
                                             commandLine: ModelProvenance.shellQuoted(CommandLine.arguments))
         let writer = try AblationWriter(output: output, metadata: metadata, options: options, config: languageModel.config,
                                         headers: headers, seed: seed, shard: shardSpec.description, allCaptures: allPaths)
+        let withoutSpan = headers.filter { !$0.hasAnswerSpan }
+        if !withoutSpan.isEmpty {
+            Self.emit("note: \(withoutSpan.count) of \(headers.count) captures have no prompt/answer_span (made without --answer-span "
+                      + "or --needle, or before capture schema 2): span metrics are left out for them")
+        }
         let display = ProgressDisplay(mode: progress)
         defer { display.finish() }
         var summaries: [PromptMetrics] = []
@@ -154,8 +163,9 @@ struct AblateCommand: ParsableCommand {
             throw error
         }
         display.finish()
-        let rows = AblationSummary.rows(summaries)
+        let rows = AblationSummary.rows(summaries, retrievalKVHeads: writer.retrievalHeads.kvHeads)
         Self.emit(AblationTable(rows: rows, contents: options.contents, positions: options.positions).text)
+        Self.emit(writer.retrievalHeads.description)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
         Self.emit("\(out): \(paths.count) prompt\(paths.count == 1 ? "" : "s"), "
                   + String(format: "%.1f s, %.1f MB", Date().timeIntervalSince(start), Double(size) / 1e6))

@@ -227,11 +227,23 @@ final class AblationTests: TemporaryDirectoryTestCase {
         try writer.finish(summaries)
     }
 
+    /// Answer evidence set by hand (the tiny model's answers copy nothing): a span, and retrieval scores that make
+    /// KV head 0 of layer 0 and KV head 1 of layer 1 retrieval heads at the default threshold.
+    private func withEvidence(span: Range<Int>, copying: Int = 3) -> (inout CaptureData) -> Void {
+        { data in
+            data.answerSpan = span
+            data.retrievalScore = [0, 0.5, 0, 0, 0, 0, 0.05, 0.2]
+            data.copyingSteps = copying
+        }
+    }
+
     func testEveryStoredNumberIsRecomputedByNumPyOneAndSeveralCaptures() throws {
-        let one = try tinyCapture("one.h5").path
+        let one = try tinyCapture("one.h5", edit: withEvidence(span: 10..<16)).path
         try writeAblation([one], to: path("single.h5"))
         let single = try checkWithNumPy(path("single.h5"))
         XCTAssertTrue(single.contains("27 variants x 1 prompt(s) match"), single)
+        XCTAssertTrue(single.contains("span metrics: 1 prompt(s) with an answer span match"), single)
+        XCTAssertTrue(single.contains("2 retrieval KV heads"), single)
 
         let file = try HDF5File.open(path("single.h5"))
         XCTAssertEqual(try file.stringAttribute("schema"), "dapq-probe/ablation")
@@ -241,10 +253,16 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try file.openDataset("variants/lookahead/rot_q").shape, [TinyModel.layers, TinyModel.heads, 16, TinyModel.dHead])
         XCTAssertEqual(try file.openDataset("variants/suffix_far/positions").read(Int.self).first, Self.texts[0].utf8.count + 1024)
         XCTAssertFalse(file.exists("variants/truth/rot_q"))
+        XCTAssertEqual(try file.openDataset("variants/suffix_future/span_recall").dimensionLabels(), ["layer", "kv_head", "k"])
+        XCTAssertEqual(try file.openDataset("variants/suffix_future/span_recall_layer_min").dimensionLabels(), ["layer", "k"])
+        XCTAssertEqual(try file.openDataset("retrieval_kv_heads").read(UInt8.self), [1, 0, 0, 1])
+        let truthSpan = try file.openDataset("variants/truth/span_recall").read(Float.self)
+        XCTAssertTrue(truthSpan.allSatisfy { $0 >= 0 && $0 <= 1 })
+        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 2)
         file.close()
 
         // Several captures (different lengths): per-prompt groups, aggregates with intervals, padded importance.
-        let two = try tinyCapture("two.h5", text: Self.texts[1], steps: 5).path
+        let two = try tinyCapture("two.h5", text: Self.texts[1], steps: 5, edit: withEvidence(span: 3..<9, copying: 1)).path
         let three = try tinyCapture("three.h5", text: Self.texts[2] + " And longer.", steps: 7).path
         var options = tinyOptions()
         options.contents = [.suffix, .oracle, .random]
@@ -252,6 +270,21 @@ final class AblationTests: TemporaryDirectoryTestCase {
         try writeAblation([one, two, three], to: path("several.h5"), options: options)
         let several = try checkWithNumPy(path("several.h5"))
         XCTAssertTrue(several.contains("9 variants x 3 prompt(s) match"), several)
+        XCTAssertTrue(several.contains("span metrics: 2 prompt(s) with an answer span match"), several)
+        // The summary CSV's span columns and the retrieval heads (CSV and heat map) from the same file.
+        let csv = try runCommand(try python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/ablation_summary.py").path, path("several.h5"),
+            "--out", path("summary.csv"), "--retrieval", path("retrieval.csv"),
+        ])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        XCTAssertTrue(csv.stdout.contains("2 heads above 0.1, 2 retrieval KV heads"), csv.stdout)
+        let summaryHeader = try String(contentsOfFile: path("summary.csv"), encoding: .utf8).split(separator: "\n").first { !$0.hasPrefix("#") }
+        XCTAssertTrue(summaryHeader?.contains("span_prompts,span_recall,span_recall_ci95,span_recall_retrieval") == true, "\(summaryHeader ?? "")")
+        let plot = try runCommand(try python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/plot_ablation.py").path, path("several.h5"), "--out", path("plots"),
+        ])
+        XCTAssertEqual(plot.status, 0, plot.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("plots/ablation_retrieval.png")), plot.stdout)
 
         // A tampered metric is caught.
         let tampered = path("tampered.h5")
@@ -265,6 +298,44 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let caught = try runCommand(try python(), [TestPaths.packageRoot.appendingPathComponent("Tests/python/check_ablation.py").path, tampered])
         XCTAssertNotEqual(caught.status, 0)
         XCTAssertTrue(caught.stdout.contains("variants/suffix_future/mass_recall: differs"), caught.stdout)
+        // So is a tampered span recall.
+        try FileManager.default.removeItem(atPath: tampered)
+        try FileManager.default.copyItem(atPath: path("single.h5"), toPath: tampered)
+        let spanEdit = try runCommand(try python(), ["-c", """
+            import sys, h5py
+            with h5py.File(sys.argv[1], "r+") as f:
+                f["variants/random_far/span_recall"][1, 0, 1] += 0.01
+            """, tampered])
+        XCTAssertEqual(spanEdit.status, 0, spanEdit.stderr)
+        let spanCaught = try runCommand(try python(), [TestPaths.packageRoot.appendingPathComponent("Tests/python/check_ablation.py").path, tampered])
+        XCTAssertNotEqual(spanCaught.status, 0)
+        XCTAssertTrue(spanCaught.stdout.contains("variants/random_far/span_recall: differs"), spanCaught.stdout)
+    }
+
+    /// A capture of schema 1 (no answer evidence) is still ablated: span metrics absent, retrieval scores NaN.
+    func testCapturesWithoutAnswerEvidenceStillWork() throws {
+        let old = try tinyCapture("old.h5").path
+        let strip = try runCommand(try python(), ["-c", """
+            import sys, h5py
+            with h5py.File(sys.argv[1], "r+") as f:
+                del f["decode/copy_source"], f["decode/retrieval_score"]
+                del f.attrs["copying_steps"]
+                f.attrs["schema_version"] = 1
+            """, old])
+        XCTAssertEqual(strip.status, 0, strip.stderr)
+        let capture = try CaptureFile(path: old)
+        XCTAssertNil(capture.answerSpan)
+        XCTAssertNil(capture.copySource)
+        XCTAssertNil(capture.retrievalScore)
+        XCTAssertEqual(capture.copyingSteps, 0)
+        XCTAssertFalse(try CaptureFile.header(old).hasAnswerSpan)
+        try writeAblation([old], to: path("old-ablation.h5"))
+        let checked = try checkWithNumPy(path("old-ablation.h5"))
+        XCTAssertTrue(checked.contains("span metrics: 0 prompt(s)"), checked)
+        let file = try HDF5File.open(path("old-ablation.h5"))
+        XCTAssertFalse(file.exists("variants/suffix_future/span_recall"))
+        XCTAssertTrue(try file.openDataset("retrieval_score").read(Float.self).allSatisfy(\.isNaN))
+        file.close()
     }
 
     // MARK: The command line

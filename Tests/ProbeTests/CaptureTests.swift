@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 
+import Analysis
 @testable import Probe
 
 /// `dapq-probe capture` and `inspect`: the recorder against the runtime (tiny model), the file against
@@ -192,7 +193,7 @@ final class CaptureTests: TemporaryDirectoryTestCase {
 
         let file = try HDF5File.open(target)
         XCTAssertEqual(try file.stringAttribute("schema"), "dapq-probe/capture")
-        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 1)
+        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 2)
         XCTAssertEqual(try file.attribute("complete", as: Int.self), 1)
         XCTAssertEqual(try file.attribute("n_prompt", as: Int.self), data.promptLength)
         XCTAssertEqual(try file.attribute("n_decode", as: Int.self), data.steps)
@@ -207,7 +208,22 @@ final class CaptureTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try file.openDataset("decode/importance").dimensionLabels(), ["layer", "kv_head", "position"])
         XCTAssertEqual(try file.openDataset("prompt/rot_q_window").shape, [TinyModel.layers, TinyModel.heads, 4, TinyModel.dHead])
         XCTAssertEqual(try file.openDataset("window").read(Int.self), Array((data.promptLength - 4)..<data.promptLength))
+        XCTAssertEqual(try file.openDataset("decode/copy_source").read(Int.self), data.copySource)
+        XCTAssertEqual(try file.openDataset("decode/copy_source").dimensionLabels(), ["step"])
+        let retrieval = try file.openDataset("decode/retrieval_score").read(Float.self)
+        XCTAssertEqual(retrieval.count, TinyModel.layers * TinyModel.heads)
+        XCTAssertEqual(retrieval.map(\.isNaN), data.retrievalScore.map(\.isNaN))
+        XCTAssertEqual(try file.attribute("copying_steps", as: Int.self), data.copyingSteps)
+        XCTAssertFalse(file.exists("prompt/answer_span"), "no span given, none written")
         file.close()
+        // With a span: the uint8 mask over the prompt, round-tripped through CaptureFile.
+        var spanned = data
+        spanned.answerSpan = 2..<5
+        try CaptureWriter.write(spanned, metadata: metadata, toPath: path("spanned.h5"), overwrite: false)
+        let read = try CaptureFile(path: path("spanned.h5"))
+        XCTAssertEqual(read.answerSpan, (0..<data.promptLength).map { (2..<5).contains($0) })
+        XCTAssertEqual(read.copySource, data.copySource)
+        XCTAssertTrue(try CaptureFile.header(path("spanned.h5")).hasAnswerSpan)
 
         let summary = try HDF5Inspection(path: target)
         XCTAssertTrue(summary.attributes.contains { $0.name == "complete" && $0.value == "1" })

@@ -5,6 +5,9 @@ rows and keys, the capture files' prompt keys, true decoding queries and importa
   - every variant's importance P (float64 softmax over the keys each row sees, restricted to the prompt);
   - every metric: top_k_recall, mass_recall [layer, kv_head, k], overlap [layer, kv_head], query_cosine
     [layer, head], against the capture's T = decode/importance;
+  - the answer-level metrics where the capture has prompt/answer_span: span_recall [layer, kv_head, k],
+    span_recall_layer_min [layer, k], span_recall_retrieval [k], with the retrieval heads recomputed from the
+    captures' decode/retrieval_score (pooled, weighted by copying steps) and the file's retrieval_threshold;
   - the summary table (per prompt and across prompts, with the 95% t-intervals) and, for several captures,
     the aggregated root arrays.
 Every stored number must match to 1e-5. Run by Tests/ProbeTests/AblationTests.swift in .cache/venv-test.
@@ -25,6 +28,7 @@ from checks import COMMON_ROOT_ATTRIBUTES, check, fail
 TOLERANCE = 1e-5
 ROOT_ATTRIBUTES = COMMON_ROOT_ATTRIBUTES + ["window", "k_values", "n_prompts"]
 METRICS = ["top_k_recall", "mass_recall", "overlap", "query_cosine"]
+SPAN_METRICS = ["span_recall", "span_recall_layer_min", "span_recall_retrieval"]
 # Student t 0.975 quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher expansion (as the tool).
 T_TABLE = [12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
            2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
@@ -111,6 +115,41 @@ def metrics(T, P, k_values, rot_q, true_q, cosine_rows):
     return {"top_k_recall": top, "mass_recall": mass, "overlap": over, "query_cosine": cosine}
 
 
+def span_metrics(P, span, k_values, retrieval_kv_heads):
+    """span_recall [L, G, K], its minimum over KV heads [L, K] and its mean over the retrieval KV heads [K]."""
+    L, G, n = P.shape
+    size = int(span.sum())
+    recall = np.zeros((L, G, len(k_values)))
+    for l in range(L):
+        for g in range(G):
+            r = ranking(P[l, g])
+            for i, k in enumerate(k_values):
+                recall[l, g, i] = span[r[:min(int(k), n)]].sum() / size if size else np.nan
+    heads = retrieval_kv_heads.astype(bool)
+    retrieval = recall[heads].mean(axis=0) if heads.any() else np.full(len(k_values), np.nan)
+    return {"span_recall": recall, "span_recall_layer_min": recall.min(axis=1), "span_recall_retrieval": retrieval}
+
+
+def retrieval_heads(captures, threshold, n_heads, n_kv_heads):
+    """The captures' retrieval scores pooled (weighted by copying steps) and the KV heads with a query head above
+    the threshold."""
+    total, weight = None, 0
+    for path in captures:
+        with h5py.File(path, "r") as c:
+            if "decode/retrieval_score" not in c or int(c.attrs.get("copying_steps", 0)) == 0:
+                continue
+            w = int(c.attrs["copying_steps"])
+            score = c["decode/retrieval_score"][...].astype(np.float64)
+        total = w * score if total is None else total + w * score
+        weight += w
+    if total is None:
+        return None, None, 0
+    pooled = total / weight
+    L = pooled.shape[0]
+    kv = (pooled.reshape(L, n_kv_heads, n_heads // n_kv_heads) > threshold).any(axis=-1)
+    return pooled, kv, weight
+
+
 def check_unit(f, prefix, capture_path, k_values, report):
     """One prompt's variants (at the root, or under prompts/<i>/); returns its per-variant metric arrays."""
     unit = f[prefix] if prefix else f
@@ -121,6 +160,9 @@ def check_unit(f, prefix, capture_path, k_values, report):
         true_k = c["decode/rot_k"][...]
         T = c["decode/importance"][...]
         n, S = int(c.attrs["n_prompt"]), int(c.attrs["n_decode"])
+        span = c["prompt/answer_span"][...].astype(bool) if "prompt/answer_span" in c else None
+    retrieval_kv_heads = f["retrieval_kv_heads"][...]
+    report["spans"] += span is not None
     check(int(unit.attrs.get("n_prompt", f.attrs["n_prompt"])) == n, f"{prefix or '/'}: n_prompt differs from the capture's")
     variants = unit["variants"]
     check("truth" in variants and "window" in variants and "lookahead" in variants, f"{prefix or '/'}: a reference is missing")
@@ -155,6 +197,17 @@ def check_unit(f, prefix, capture_path, k_values, report):
             want = ("layer", "head") if metric == "query_cosine" else ("layer", "kv_head") if metric == "overlap" else ("layer", "kv_head", "k")
             check(dims == want, f"{where}/{metric}: dimensions {dims}, expected {want}")
             report["metrics"] = max(report["metrics"], close(f"{where}/{metric}", ds[...], expected[metric]))
+        if span is None:
+            for metric in SPAN_METRICS:
+                check(metric not in group, f"{where}/{metric} present though the capture has no answer span")
+        else:
+            expected.update(span_metrics(P, span, k_values, retrieval_kv_heads))
+            for metric, want in zip(SPAN_METRICS, [("layer", "kv_head", "k"), ("layer", "k"), ("k",)]):
+                ds = group[metric]
+                dims = tuple(d.label for d in ds.dims)
+                check(dims == want, f"{where}/{metric}: dimensions {dims}, expected {want}")
+                check(ds.attrs.get("description"), f"{where}/{metric}: no description")
+                report["span"] = max(report["span"], close(f"{where}/{metric}", ds[...], expected[metric]))
         if name == "truth":
             check((group["top_k_recall"][...] == 1).all() and (group["mass_recall"][...] == 1).all(),
                   f"{where}: truth recall is not exactly 1")
@@ -163,11 +216,23 @@ def check_unit(f, prefix, capture_path, k_values, report):
     return results
 
 
+SUMMARY_SPAN = {"span_recall": "span_recall", "span_recall_retrieval": "span_recall_retrieval",
+                "span_recall_layer_min": "span_recall_layer_min"}
+
+
+def span_summary(m, ki):
+    """The summary's span columns of one prompt's variant at budget index ki (NaN without a span)."""
+    if "span_recall" not in m:
+        return {c: np.nan for c in SUMMARY_SPAN}
+    return {"span_recall": m["span_recall"][..., ki].mean(), "span_recall_retrieval": m["span_recall_retrieval"][ki],
+            "span_recall_layer_min": m["span_recall_layer_min"][:, ki].mean()}
+
+
 def check_summary(f, per_prompt, k_values, names):
     rows = f["summary"][...]
     fields = rows.dtype.names
-    for column in ["prompt", "prompt_index", "variant", "content", "position", "kind", "k_rule", "k", "k_used", "n_prompts"] + \
-            METRICS + [m + "_ci95" for m in METRICS]:
+    for column in ["prompt", "prompt_index", "variant", "content", "position", "kind", "k_rule", "k", "k_used", "n_prompts",
+                   "span_prompts"] + METRICS + [m + "_ci95" for m in METRICS] + list(SUMMARY_SPAN) + [m + "_ci95" for m in SUMMARY_SPAN]:
         check(column in fields, f"summary: column {column} missing")
 
     def text(x):
@@ -183,8 +248,10 @@ def check_summary(f, per_prompt, k_values, names):
             check(k == k_values[ki], f"summary: prompt {pi} {variant} {rule}: k {k}, expected {k_values[ki]}")
             expected = {"top_k_recall": m["top_k_recall"][..., ki].mean(), "mass_recall": m["mass_recall"][..., ki].mean(),
                         "overlap": m["overlap"].mean(), "query_cosine": m["query_cosine"].mean()}
-            for metric in METRICS:
+            expected.update(span_summary(m, ki))
+            for metric in METRICS + list(SUMMARY_SPAN):
                 close(f"summary[{pi}, {variant}, {rule}, k={k}].{metric}", row[metric], expected[metric])
+            check(int(row["span_prompts"]) == int("span_recall" in m), f"summary[{pi}, {variant}]: span_prompts")
         else:
             values = {metric: [] for metric in METRICS}
             for m, headline in per_prompt:
@@ -196,6 +263,13 @@ def check_summary(f, per_prompt, k_values, names):
             check(int(row["n_prompts"]) == len(per_prompt), "summary: n_prompts of an 'all' row")
             for metric in METRICS:
                 mean, ci = mean_ci(values[metric])
+                close(f"summary[all, {variant}, {rule}, k={k}].{metric}", row[metric], mean)
+                close(f"summary[all, {variant}, {rule}, k={k}].{metric}_ci95", row[metric + "_ci95"], ci)
+            spans = [span_summary(m[variant], headline if rule == "3%" else k_values.index(k))
+                     for m, headline in per_prompt if "span_recall" in m[variant]]
+            check(int(row["span_prompts"]) == len(spans), f"summary[all, {variant}]: span_prompts {row['span_prompts']}, expected {len(spans)}")
+            for metric in SUMMARY_SPAN:
+                mean, ci = mean_ci([x[metric] for x in spans]) if spans else (np.nan, np.nan)
                 close(f"summary[all, {variant}, {rule}, k={k}].{metric}", row[metric], mean)
                 close(f"summary[all, {variant}, {rule}, k={k}].{metric}_ci95", row[metric + "_ci95"], ci)
         checked += 1
@@ -225,7 +299,20 @@ def main():
             captures = args.capture
         m = int(a["n_prompts"])
         check(len(captures) == m, "captures and n_prompts disagree")
-        report = {"importance": 0.0, "metrics": 0.0, "truth_vs_capture": 0.0}
+        report = {"importance": 0.0, "metrics": 0.0, "truth_vs_capture": 0.0, "span": 0.0, "spans": 0}
+        # The retrieval heads, from the captures alone.
+        L, H, G = f["retrieval_score"].shape[0], f["retrieval_score"].shape[1], f["retrieval_kv_heads"].shape[1]
+        pooled, kv, weight = retrieval_heads(captures, float(a["retrieval_threshold"]), H, G)
+        check(int(a["retrieval_copying_steps"]) == weight, f"retrieval_copying_steps {a['retrieval_copying_steps']}, recomputed {weight}")
+        if pooled is None:
+            check(np.isnan(f["retrieval_score"][...]).all() and not f["retrieval_kv_heads"][...].any(),
+                  "retrieval_score/retrieval_kv_heads given though no capture copies")
+        else:
+            close("retrieval_score", f["retrieval_score"][...], pooled)
+            check(np.array_equal(f["retrieval_kv_heads"][...].astype(bool), kv), "retrieval_kv_heads differ from the recomputation")
+        for name in ["retrieval_score", "retrieval_kv_heads"]:
+            check(tuple(d.label for d in f[name].dims) == ("layer", "head" if name == "retrieval_score" else "kv_head"),
+                  f"{name}: dimension names")
         per_prompt = []
         for i, capture in enumerate(captures):
             prefix = "" if m == 1 else f"prompts/{i:03d}/"
@@ -245,6 +332,14 @@ def main():
                     mean, ci = mean_ci([p[0][name][metric] for p in per_prompt])
                     report["metrics"] = max(report["metrics"], close(f"variants/{name}/{metric}", f[f"variants/{name}/{metric}"][...], mean))
                     close(f"variants/{name}/{metric}_ci95", f[f"variants/{name}/{metric}_ci95"][...], ci)
+                with_span = [p[0][name] for p in per_prompt if "span_recall" in p[0][name]]
+                for metric in SPAN_METRICS:
+                    if not with_span:
+                        check(f"variants/{name}/{metric}" not in f, f"variants/{name}/{metric} present without spans")
+                        continue
+                    mean, ci = mean_ci([x[metric] for x in with_span])
+                    report["span"] = max(report["span"], close(f"variants/{name}/{metric}", f[f"variants/{name}/{metric}"][...], mean))
+                    close(f"variants/{name}/{metric}_ci95", f[f"variants/{name}/{metric}_ci95"][...], ci)
         rows = check_summary(f, per_prompt, k_values, names)
         dims = tuple(d.label for d in f[("" if m == 1 else "prompts/000/") + "variants/truth/importance"].dims)
         check(dims == ("layer", "kv_head", "position"), f"importance dimensions {dims}")
@@ -259,6 +354,8 @@ def main():
     print(f"importance: {len(names)} variants x {m} prompt(s) match the NumPy recomputation (max |diff| {report['importance']:.2e})")
     print(f"metrics: match the NumPy recomputation (max |diff| {report['metrics']:.2e})")
     print(f"truth: recall 1 exactly; importance vs the capture's decode/importance max |diff| {report['truth_vs_capture']:.2e}")
+    print(f"span metrics: {report['spans']} prompt(s) with an answer span match the NumPy "
+          f"recomputation (max |diff| {report['span']:.2e}); {int(kv.sum()) if kv is not None else 0} retrieval KV heads")
     print(f"summary: {rows} rows match")
     print("ablation OK")
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Checks a capture file written by `dapq-probe capture` without any of our code: with h5py, with
 xarray (engine h5netcdf), and by recomputing decode/importance (and decode/attention) with NumPy from the
-stored post-RoPE queries and keys. Run by Tests/ProbeTests/CaptureTests.swift in .cache/venv-test.
+stored post-RoPE queries and keys; the answer evidence too: decode/copy_source (the generated tokens aligned
+onto the prompt, longest run first) from the token ids, decode/retrieval_score from the stored queries and keys.
+Run by Tests/ProbeTests/CaptureTests.swift and AnswerEvidenceTests.swift in .cache/venv-test.
 
-usage: check_capture.py FILE.h5 [--values] [--attention]
+usage: check_capture.py FILE.h5 [--values] [--attention] [--span START:END]
+  --span  expect prompt/answer_span to mark exactly these prompt positions (END exclusive)
 Exit status 0 and a final line "capture OK" when every check passes; otherwise a message and status 1.
 """
 import argparse
@@ -26,6 +29,8 @@ def expected_layout(a, values, attention):
         "decode/rot_q": (("layer", "head", "step", "d_head"), (L, H, S, d), np.float32),
         "decode/rot_k": (("layer", "kv_head", "step", "d_head"), (L, G, S, d), np.float32),
         "decode/importance": (("layer", "kv_head", "position"), (L, G, n), np.float32),
+        "decode/copy_source": (("step",), (S,), np.int32),
+        "decode/retrieval_score": (("layer", "head"), (L, H), np.float32),
     }
     if values:
         layout["prompt/v"] = (("layer", "kv_head", "position", "d_head"), (L, G, n, d), np.float32)
@@ -34,7 +39,7 @@ def expected_layout(a, values, attention):
     return layout
 
 
-def check_h5py(path, values, attention):
+def check_h5py(path, values, attention, span):
     with h5py.File(path, "r") as f:
         a = dict(f.attrs)
         for name in COMMON_ROOT_ATTRIBUTES:
@@ -43,7 +48,7 @@ def check_h5py(path, values, attention):
                      "rope_layout", "command_line", "numerics"]:
             check(isinstance(a[name], str), f"root attribute {name!r} is not a string: {a[name]!r}")
         check(a["schema"] == "dapq-probe/capture", f"schema is {a['schema']!r}")
-        check(int(a["schema_version"]) == 1, "schema_version is not 1")
+        check(int(a["schema_version"]) == 2, "schema_version is not 2")
         check(int(a["complete"]) == 1, "complete is not 1")
         check(len(a["model_sha256"]) == 64, "model_sha256 is not 64 hex digits")
         check(a["rope_layout"] in ("gguf_adjacent_pairs", "neox_halves"), f"rope_layout {a['rope_layout']!r}")
@@ -51,6 +56,10 @@ def check_h5py(path, values, attention):
         check(a["n_decode"] >= 1, "no decoding steps")
 
         layout = expected_layout(a, values, attention)
+        if span is not None:
+            layout["prompt/answer_span"] = (("position",), (a["n_prompt"],), np.uint8)
+        else:
+            check("prompt/answer_span" not in f, "prompt/answer_span present though no span was given")
         if not values:
             check("prompt/v" not in f, "prompt/v present without --values")
         if not attention:
@@ -86,6 +95,11 @@ def check_h5py(path, values, attention):
         f.visititems(visit)
 
         tensors = {p: f[p][...] for p in layout}
+        if span is not None:
+            mask = np.zeros(n, dtype=np.uint8)
+            mask[span[0]:span[1]] = 1
+            check(np.array_equal(tensors["prompt/answer_span"], mask), f"prompt/answer_span is not exactly {span[0]}:{span[1]}")
+            check(list(a["answer_span"]) == list(span), f"root answer_span {a['answer_span']}, expected {span}")
         print(f"h5py: {len(layout)} tensors with documented shapes and dimension names "
               f"(n={n}, S={S}, w={w}, layers={a['n_layers']})")
         return a, tensors, layout
@@ -133,6 +147,51 @@ def recompute(a, t):
     return importance, attention
 
 
+def copy_source(generated, prompt, minimum_run=2):
+    """Longest run first: run[s, p] = how many tokens from generated s and prompt p match with every generated
+    token still unaligned; take the longest (earliest s, then latest p on ties), align it, repeat."""
+    generated, prompt = np.asarray(generated), np.asarray(prompt)
+    S, n = len(generated), len(prompt)
+    source = np.full(S, -1)
+    equal = generated[:, None] == prompt[None, :]
+    while True:
+        free = source < 0
+        run = np.zeros((S + 1, n + 1), dtype=np.int64)
+        for s in range(S - 1, -1, -1):
+            run[s, :n] = np.where(equal[s] & free[s], run[s + 1, 1:] + 1, 0)
+        length = run[:S, :n].max() if S and n else 0
+        if length < minimum_run:
+            return source
+        steps, positions = np.nonzero(run[:S, :n] == length)
+        s = steps.min()
+        p = positions[steps == s].max()
+        source[s:s + length] = np.arange(p, p + length)
+
+
+def retrieval_score(a, t, source):
+    """[L, H]: the fraction of copying tokens whose choosing query (the last prompt query for token 0, step s-1
+    for token s) has its largest attention weight (softmax over every key it sees) on the copied position."""
+    L, H, G, d = a["n_layers"], a["n_heads"], a["n_kv_heads"], a["d_head"]
+    n, S = a["n_prompt"], a["n_decode"]
+    group = H // G
+    kp = t["prompt/rot_k"].astype(np.float64)
+    kd = t["decode/rot_k"].astype(np.float64)
+    hits = np.zeros((L, H))
+    copying = int((source >= 0).sum())
+    for s in np.nonzero(source >= 0)[0]:
+        for l in range(L):
+            for h in range(H):
+                g = h // group
+                if s == 0:
+                    q, keys = t["prompt/rot_q_window"][l, h, -1], kp[l, g]
+                else:
+                    q, keys = t["decode/rot_q"][l, h, s - 1], np.concatenate([kp[l, g], kd[l, g, :s]])
+                scores = keys @ q.astype(np.float64) / np.sqrt(d)
+                p = np.exp(scores - scores.max())
+                hits[l, h] += int(np.argmax(p / p.sum()) == source[s])
+    return hits / copying if copying else np.full((L, H), np.nan), copying
+
+
 def close(name, stored, expected, rtol=1e-5, atol=1e-30):
     stored = stored.astype(np.float64)
     bad = ~np.isclose(stored, expected, rtol=rtol, atol=atol)
@@ -149,8 +208,10 @@ def main():
     parser.add_argument("file")
     parser.add_argument("--values", action="store_true", help="expect prompt/v")
     parser.add_argument("--attention", action="store_true", help="expect decode/attention")
+    parser.add_argument("--span", help="expect prompt/answer_span START:END")
     args = parser.parse_args()
-    a, tensors, layout = check_h5py(args.file, args.values, args.attention)
+    span = tuple(int(x) for x in args.span.split(":")) if args.span else None
+    a, tensors, layout = check_h5py(args.file, args.values, args.attention, span)
     check_xarray(args.file, layout)
     importance, attention = recompute(a, tensors)
     close("decode/importance", tensors["decode/importance"], importance)
@@ -159,6 +220,16 @@ def main():
         check(np.allclose(tensors["decode/attention"].astype(np.float64).mean(axis=2).reshape(
             a["n_layers"], a["n_kv_heads"], -1, a["n_prompt"]).mean(axis=2), importance, rtol=1e-5, atol=1e-30),
             "decode/attention averaged over steps and group heads is not decode/importance")
+    source = copy_source(tensors["tokens/generated"], tensors["tokens/prompt"])
+    check(np.array_equal(tensors["decode/copy_source"], source),
+          f"decode/copy_source {tensors['decode/copy_source'].tolist()}, recomputed {source.tolist()}")
+    score, copying = retrieval_score(a, tensors, source)
+    check(a["copying_steps"] == copying, f"copying_steps {a['copying_steps']}, recomputed {copying}")
+    stored = tensors["decode/retrieval_score"].astype(np.float64)
+    check(np.array_equal(np.isnan(stored), np.isnan(score)) and np.allclose(np.nan_to_num(stored), np.nan_to_num(score), atol=1e-6),
+          f"decode/retrieval_score differs from the NumPy recomputation by {np.nanmax(np.abs(stored - score))}")
+    print(f"decode/copy_source, decode/retrieval_score: match the NumPy recomputation ({copying} copying steps, "
+          f"{int((score > 0.1).sum())} heads above 0.1)")
     total = tensors["decode/importance"].sum(axis=-1)
     check(np.all(total <= 1 + 1e-5) and np.all(total > 0), "importance sums outside (0, 1]")
     print("capture OK")

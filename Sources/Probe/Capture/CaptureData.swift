@@ -33,6 +33,15 @@ public struct CaptureData: Sendable {
     public var importance: [Float]
     /// `decode/attention`: each step's softmax weights on the prompt keys, `[L, H, S, n]`, when asked for.
     public var attention: [Float]?
+    /// `decode/copy_source`: the prompt position each generated token copies, −1 for none, `[S]` (`CopySource`).
+    public var copySource: [Int] = []
+    /// `decode/retrieval_score`: per (layer, query head) the fraction of copying steps whose choosing query's
+    /// strongest key is the copied position, `[L, H]` (NaN when nothing is copied; `RetrievalScore`).
+    public var retrievalScore: [Double] = []
+    /// Generated tokens that copy a prompt position (the retrieval score's denominator).
+    public var copyingSteps: Int = 0
+    /// `prompt/answer_span`: the prompt positions holding the answer's source, when the caller knows them.
+    public var answerSpan: Range<Int>?
 
     /// Wall-clock seconds of the prefill and of the decoding steps (recording included).
     public var prefillSeconds: Double = 0

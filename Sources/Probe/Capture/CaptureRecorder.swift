@@ -15,6 +15,10 @@ import Foundation
 /// of that over all steps and the query heads of KV group `g`. Scores and softmax are computed here in
 /// float64 from the very float32 queries and keys that are stored, so anyone can recompute them from the
 /// file (the runtime's own attention uses float32 scores; the two agree to float32 rounding).
+///
+/// For the retrieval score (`RetrievalScore`) it also notes, per (layer, query head), the strongest key of each
+/// query that chooses a generated token: the last prompt position's query (scored when prefill reaches it,
+/// over the whole prompt) and every decoding step's query (over everything it sees).
 public final class CaptureRecorder: ForwardObserver {
     public let nLayers: Int, nHeads: Int, nKVHeads: Int, dHead: Int
     /// Prompt length `n`.
@@ -34,6 +38,9 @@ public final class CaptureRecorder: ForwardObserver {
     private var stepQueries: [[Float]] = []
     private var stepKeys: [[Float]] = []
     private var stepAttention: [[Float]] = []
+    /// Per chosen token `r` (0: chosen by the last prompt query, `s + 1`: by step `s`): the strongest key's
+    /// position per (layer, head) `[L, H]`, −1 until scored.
+    private(set) var strongestKeys: [[Int]] = []
     /// Sum over steps and group heads of the prompt attention, `[L, G, n]`.
     private var importanceSum: [Double]
     /// Keys in float64 for scoring, per layer `[G, n + maxSteps, d]` (prompt rows, then steps).
@@ -113,6 +120,38 @@ public final class CaptureRecorder: ForwardObserver {
         for (t, p) in positions.enumerated() where p >= n {
             scoreStep(layer: l, step: p - n, queries: queries + t * qDim)
         }
+        if let t = positions.firstIndex(of: n - 1) {
+            scoreLastPromptRow(layer: l, queries: queries + t * qDim)
+        }
+    }
+
+    /// Room for the strongest keys of chosen token `r`.
+    private func strongestKeyRow(_ r: Int) -> Int {
+        while strongestKeys.count <= r { strongestKeys.append([Int](repeating: -1, count: nLayers * nHeads)) }
+        return r
+    }
+
+    /// The strongest prompt key of each head of the last prompt position's query (it chooses generated token 0).
+    private func scoreLastPromptRow(layer l: Int, queries q: UnsafePointer<Float>) {
+        let n = promptLength, d = dHead, G = groupSize, capacity = n + maxSteps
+        let r = strongestKeyRow(0)
+        for g in 0..<nKVHeads {
+            for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
+            scoringKeys[l].withUnsafeBufferPointer { k in
+                groupQueries.withUnsafeBufferPointer { gq in
+                    scores.withUnsafeMutableBufferPointer { sc in
+                        GroupAttention.probabilities(queries: gq.baseAddress!, members: G, keys: k.baseAddress! + g * capacity * d,
+                                                     visible: n, dHead: d, into: sc.baseAddress!)
+                    }
+                }
+            }
+            for member in 0..<G {
+                scores.withUnsafeBufferPointer { sc in
+                    strongestKeys[r][l * nHeads + g * G + member] =
+                        RetrievalScore.strongestKey(UnsafeBufferPointer(rebasing: sc[(member * n)..<((member + 1) * n)]))
+                }
+            }
+        }
     }
 
     private func addStep() {
@@ -126,6 +165,7 @@ public final class CaptureRecorder: ForwardObserver {
     private func scoreStep(layer l: Int, step s: Int, queries q: UnsafePointer<Float>) {
         let n = promptLength, d = dHead, G = groupSize, capacity = n + maxSteps
         let visible = n + s + 1
+        let chosen = strongestKeyRow(s + 1)
         for g in 0..<nKVHeads {
             for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
             scoringKeys[l].withUnsafeBufferPointer { k in
@@ -140,6 +180,7 @@ public final class CaptureRecorder: ForwardObserver {
                 let head = g * G + member
                 scores.withUnsafeMutableBufferPointer { sc in
                     let row = sc.baseAddress! + member * visible
+                    strongestKeys[chosen][l * nHeads + head] = RetrievalScore.strongestKey(UnsafeBufferPointer(start: row, count: visible))
                     let base = (l * nKVHeads + g) * n
                     importanceSum.withUnsafeMutableBufferPointer { sum in
                         for j in 0..<n { sum[base + j] += row[j] }
@@ -184,6 +225,10 @@ public final class CaptureRecorder: ForwardObserver {
         }
         let divisor = Double(S * groupSize)
         let importance = importanceSum.map { S > 0 ? Float($0 / divisor) : Float.nan }
+        let copySource = CopySource.align(generated: generated, prompt: promptTokens)
+        _ = strongestKeyRow(S)
+        let retrieval = RetrievalScore(strongestKeys: Array(strongestKeys.prefix(S)), copySource: copySource,
+                                       nLayers: nLayers, nHeads: nHeads)
         return CaptureData(
             nLayers: nLayers, nHeads: nHeads, nKVHeads: nKVHeads, dHead: dHead,
             promptTokens: promptTokens, generatedTokens: generated,
@@ -191,6 +236,7 @@ public final class CaptureRecorder: ForwardObserver {
             windowPositions: Array((n - window)..<n),
             promptKeys: promptKeys, promptValues: recordsValues ? promptValues : nil,
             windowQueries: windowQueries, decodeQueries: decodeQueries, decodeKeys: decodeKeys,
-            importance: importance, attention: attention)
+            importance: importance, attention: attention, copySource: copySource,
+            retrievalScore: retrieval.scores, copyingSteps: retrieval.copyingSteps)
     }
 }

@@ -27,7 +27,8 @@ public struct CaptureMetadata: Sendable {
     }
 }
 
-/// Writes a capture in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/capture"`, version 1.
+/// Writes a capture in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/capture"`, version 2 (version 1
+/// had no answer evidence: `decode/copy_source`, `decode/retrieval_score`, `prompt/answer_span`).
 ///
 /// Layout (dimension names in brackets; every one is a root-level HDF5 dimension scale, so h5netcdf/xarray
 /// show named dimensions; every tensor is float32, chunked, shuffle + gzip, with a `description`):
@@ -36,6 +37,8 @@ public struct CaptureMetadata: Sendable {
 ///   `prompt/v` (with values) [layer, kv_head, position, d_head]
 /// - `decode/rot_q` [layer, head, step, d_head], `decode/rot_k` [layer, kv_head, step, d_head],
 ///   `decode/importance` [layer, kv_head, position], `decode/attention` (with attention) [layer, head, step, position]
+/// - answer evidence: `decode/copy_source` [step] int32, `decode/retrieval_score` [layer, head] (attribute
+///   `copying_steps`), `prompt/answer_span` [position] uint8 (when the span is known)
 /// - dimension scales `/layer`, `/head`, `/kv_head`, `/position` (absolute positions 0…n-1), `/step`
 ///   (0…S-1; step s sits at position n+s), `/window` (the window queries' absolute positions), `/d_head`
 ///
@@ -43,7 +46,7 @@ public struct CaptureMetadata: Sendable {
 /// temporary name beside `path` (`AtomicOutputFile`), synced, and renamed onto `path`.
 public enum CaptureWriter {
     public static let schema = "dapq-probe/capture"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Writes `data` with `metadata` to `output`'s temporary file and commits it; on any error the
     /// temporary file is removed and the error says what failed.
@@ -130,6 +133,23 @@ public enum CaptureWriter {
         try tensor("decode/importance", data.importance, [layer, kvHead, position],
                    "T: mean over steps and the query heads of the KV group of each decoding query's softmax weight "
                    + "on prompt key j; the softmax runs over the prompt and steps 0..s")
+        try tensor("decode/copy_source", data.copySource.map { Int32($0) }, [step],
+                   "the prompt position generated token s copies (generated tokens aligned onto the prompt, longest run "
+                   + "first, runs of at least \(CopySource.defaultMinimumRun) tokens); -1 where it copies nothing")
+        let retrieval = try file.createDataset(
+            "decode/retrieval_score", values: data.retrievalScore.map { Float($0) }, shape: [L, H],
+            description: "retrieval score (Wu et al. 2024): the fraction of copying steps (copy_source >= 0) at which the "
+                + "head's largest attention weight, in the query that chose the token (the last prompt query for token 0, "
+                + "step s-1 for token s; softmax over every key it sees), lies on the copied prompt position; NaN when nothing is copied")
+        try retrieval.attachScales(["layer", "head"])
+        try retrieval.setAttribute("copying_steps", data.copyingSteps)
+        retrieval.close()
+        try file.setAttribute("copying_steps", data.copyingSteps)
+        if let span = data.answerSpan {
+            try tensor("prompt/answer_span", AnswerSpan.mask(span, promptLength: n), [position],
+                       "1 at the prompt positions holding the answer's source (the needle's value tokens), 0 elsewhere")
+            try file.setAttribute("answer_span", [span.lowerBound, span.upperBound])
+        }
         if let attention = data.attention {
             try tensor("decode/attention", attention, [layer, head, step, position],
                        "each decoding query's softmax weight on each prompt key (softmax over the prompt and steps 0..s)")

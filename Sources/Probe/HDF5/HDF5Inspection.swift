@@ -64,7 +64,7 @@ public struct HDF5Inspection: Sendable {
             switch type {
             case .string:
                 value = try object.stringAttribute(name)
-            case .int32, .int64:
+            case .uint8, .int32, .int64:
                 let values = try object.arrayAttribute(name, as: Int64.self).map(String.init)
                 value = count == 1 ? values[0] : "[" + values.joined(separator: ", ") + "]"
             case .float32, .float64:
@@ -81,6 +81,7 @@ public struct HDF5Inspection: Sendable {
         switch type {
         case .float32: "float32"
         case .float64: "float64"
+        case .uint8: "uint8"
         case .int32: "int32"
         case .int64: "int64"
         case .string: "string"

@@ -3,7 +3,7 @@
 /// Library-owned ids that `H5open()` fills in: what the C macros `H5T_NATIVE_FLOAT`,
 /// `H5T_C_S1`, `H5P_LINK_CREATE`, ... expand to. Read once; they never change afterwards.
 struct HDF5IDs: Sendable {
-    let float: hid_t, double: hid_t, int32: hid_t, int64: hid_t, cString: hid_t
+    let float: hid_t, double: hid_t, uint8: hid_t, int32: hid_t, int64: hid_t, cString: hid_t
     let linkCreate: hid_t, datasetCreate: hid_t
 }
 
@@ -12,7 +12,7 @@ enum HDF5Library {
     /// The library's predefined ids (this file alone touches HDF5's C globals).
     static let ids: HDF5IDs = {
         _ = H5open()
-        return HDF5IDs(float: H5T_NATIVE_FLOAT_g, double: H5T_NATIVE_DOUBLE_g, int32: H5T_NATIVE_INT32_g,
+        return HDF5IDs(float: H5T_NATIVE_FLOAT_g, double: H5T_NATIVE_DOUBLE_g, uint8: H5T_NATIVE_UINT8_g, int32: H5T_NATIVE_INT32_g,
                        int64: H5T_NATIVE_INT64_g, cString: H5T_C_S1_g,
                        linkCreate: H5P_CLS_LINK_CREATE_ID_g, datasetCreate: H5P_CLS_DATASET_CREATE_ID_g)
     }()

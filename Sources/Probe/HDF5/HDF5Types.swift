@@ -13,6 +13,9 @@ extension Float: HDF5Scalar {
 extension Double: HDF5Scalar {
     public static var hdf5Type: hid_t { HDF5Library.ids.double }
 }
+extension UInt8: HDF5Scalar {
+    public static var hdf5Type: hid_t { HDF5Library.ids.uint8 }
+}
 extension Int32: HDF5Scalar {
     public static var hdf5Type: hid_t { HDF5Library.ids.int32 }
 }
@@ -25,7 +28,7 @@ extension Int: HDF5Scalar {
 
 /// The element type of a stored dataset or attribute, as far as this layer distinguishes them.
 public enum HDF5ElementType: Equatable, Sendable {
-    case float32, float64, int32, int64, string, compound
+    case float32, float64, uint8, int32, int64, string, compound
     /// Anything else, described by HDF5 type class and byte size.
     case other(String)
 
@@ -36,6 +39,7 @@ public enum HDF5ElementType: Equatable, Sendable {
         switch H5T_class_t(rawValue: typeClass) {
         case H5T_FLOAT where size == 4: self = .float32
         case H5T_FLOAT where size == 8: self = .float64
+        case H5T_INTEGER where size == 1 && H5Tget_sign(type) == H5T_SGN_NONE: self = .uint8
         case H5T_INTEGER where size == 4 && H5Tget_sign(type) == H5T_SGN_2: self = .int32
         case H5T_INTEGER where size == 8 && H5Tget_sign(type) == H5T_SGN_2: self = .int64
         case H5T_STRING: self = .string
