@@ -18,10 +18,10 @@ setup:
 build: setup
 	swift build $(SWIFT_RELEASE) --product dapq-probe
 
-## Set up, build, and run the main job on the default model.
-demo: build
-	$(BIN) info | head -n 4
-	$(BIN) generate --chat --prompt "What is the capital of France? Answer in one sentence." --max-tokens 32 --threads $(THREADS)
+## Set up, build, and run the main job on the default model (scripts/demo.sh): a short needle prompt is captured,
+## inspected and ablated (content x position grid, headline table), and the plots are drawn; files in out/demo/.
+demo: build venv-test
+	MODEL=$(MODEL) THREADS=$(THREADS) BIN=$(BIN) bash scripts/demo.sh
 
 ## The test suite (release build: the real-model tests run the forward pass). The command line is built with
 ## the test flags too, so one compilation serves both.

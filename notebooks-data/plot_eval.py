@@ -4,12 +4,14 @@
 
 Reads the cell table `cells/` (1-D datasets of equal length: task, length, depth, sample, policy, budget,
 score, ...; budget 0 is the full cache) and draws into --out:
-  - niah_heatmap_b<BUDGET>.png: the classic NIAH heat map, context length (y) x needle depth (x), colour = score
-    (0 red .. 1 green), one panel per policy at --budget, the full-cache panel first; each cell is the mean over
-    the rows that share it and is annotated with its score.
-  - score_vs_budget.png: score versus budget, one line per policy (mean over each task's whole grid: lengths x
-    depths for NIAH, lengths x samples for RULER), one panel per task, the full-cache score as a dashed
-    horizontal line.
+  - <TASK>_heatmap_b<BUDGET>.png: the classic NIAH heat map as the common needle-in-a-haystack plots draw it,
+    needle depth (y, 0% at the top) x context length (x), colour = score (0 red .. 1 green), one panel per
+    policy at --budget, the full-cache panel first; each cell is the mean over the rows that share it and is
+    annotated with its score to two decimals.
+  - <EVAL>_score_vs_budget.png (EVAL: the eval file's name without .h5): score versus budget, one line per
+    policy (mean over each task's whole grid: lengths x depths for NIAH, lengths x samples for RULER), one
+    panel per task, the full-cache score as a dashed horizontal line.
+--out defaults to the folder of the eval file, so the plots land beside their data.
 
 usage: plot_eval.py EVAL.h5 [--out DIR] [--budget 64] [--heatmap-task niah]
 """
@@ -95,36 +97,37 @@ def heatmap_figure(cells, facts, task, budget, out):
 
     columns = min(3, len(panels))
     rows = (len(panels) + columns - 1) // columns
-    width = 0.36 * len(depths) + 1.3
-    height = 0.42 * len(lengths) + 1.3
+    width = 0.62 * len(lengths) + 1.5
+    height = 0.30 * len(depths) + 1.3
     fig, axes = plt.subplots(rows, columns, figsize=(columns * width + 1.0, rows * height + 0.6), squeeze=False,
                              layout="constrained")
     image = None
     for ax, (policy, b, title) in zip(axes.flat, panels):
-        grid = np.full((len(lengths), len(depths)), np.nan)
+        # rows = depths (0% at the top), columns = lengths
+        grid = np.full((len(depths), len(lengths)), np.nan)
         chosen = is_task & (cells["policy"] == policy) & (cells["budget"] == b)
-        for i, length in enumerate(lengths):
-            for j, depth in enumerate(depths):
+        for i, depth in enumerate(depths):
+            for j, length in enumerate(lengths):
                 m = chosen & (cells["length"] == length) & np.isclose(cells["depth"], depth)
                 if m.any():
                     grid[i, j] = cells["score"][m].mean()
-        image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="lower")
-        ax.set_xticks(range(len(depths)), [f"{d:g}" for d in depths], fontsize=7)
-        ax.set_yticks(range(len(lengths)), [str(v) for v in lengths], fontsize=7)
+        image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="upper")
+        ax.set_xticks(range(len(lengths)), [str(v) for v in lengths], fontsize=7)
+        ax.set_yticks(range(len(depths)), [f"{d:g}" for d in depths], fontsize=7)
         ax.set_title(f"{title}: mean {np.nanmean(grid):.2f}" if np.isfinite(grid).any() else f"{title}: no cells",
                      fontsize=9)
-        ax.set_xlabel("needle depth (%)", fontsize=8)
-        ax.set_ylabel("context length (tokens)", fontsize=8)
-        for i in range(len(lengths)):
-            for j in range(len(depths)):
+        ax.set_xlabel("context length (tokens)", fontsize=8)
+        ax.set_ylabel("needle depth (%)", fontsize=8)
+        for i in range(len(depths)):
+            for j in range(len(lengths)):
                 if np.isfinite(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=6)
+                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=6)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     if image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.02, label="score")
-    fig.suptitle(f"{task}: score by context length and needle depth, budget {budget} entries per head"
-                 + (f" ({facts['model']})" if facts["model"] else ""), fontsize=10)
+    fig.suptitle(f"{task}: answer score by needle depth and context length, budget {budget} cache entries per "
+                 f"(layer, KV head), greedy answers" + (f", {facts['model']}" if facts["model"] else ""), fontsize=10)
     path = os.path.join(out, f"{task}_heatmap_b{budget}.png")
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -182,11 +185,13 @@ def curves_figure(cells, facts, out, file_name="score_vs_budget"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("eval", help="eval HDF5 file (schema dapq-probe/eval)")
-    parser.add_argument("--out", default="notebooks-data", help="folder for the PNGs (default notebooks-data)")
+    parser.add_argument("--out", default=None, help="folder for the PNGs (default: the eval file's folder)")
     parser.add_argument("--budget", type=int, default=64, help="budget of the heat map panels (default 64)")
     parser.add_argument("--heatmap-task", default="niah", help="task drawn as a heat map (default niah)")
     args = parser.parse_args(argv)
     cells, facts = load(args.eval)
+    if args.out is None:
+        args.out = os.path.dirname(os.path.abspath(args.eval))
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.eval))[0]
     curves = curves_figure(cells, facts, args.out, f"{stem}_score_vs_budget")

@@ -62,5 +62,6 @@ struct CaptureCommand: ParsableCommand {
         print("\(out): \(data.promptLength) prompt tokens, \(data.steps) decoding steps\(stop), "
               + String(format: "prefill %.2f s, decoding %.2f s, writing %.2f s, %.1f MB",
                        data.prefillSeconds, data.decodeSeconds, writeSeconds, Double(size) / 1e6))
+        print("answer: \(metadata.generatedText)")
     }
 }

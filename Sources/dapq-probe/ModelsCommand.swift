@@ -23,7 +23,7 @@ struct ModelsCommand: ParsableCommand {
         var rows: [[String]] = [["name", "size", "architecture", "context", "fetched", "file"]]
         var failures: [String] = []
         for entry in ModelCatalogue.entries {
-            let status = Self.status(of: entry, verify: verify)
+            let status = CatalogueStatus(of: entry, verify: verify)
             if case .broken(let reason) = status.state { failures.append(reason) }
             if json {
                 var object: [String: Any] = [
@@ -50,61 +50,6 @@ struct ModelsCommand: ParsableCommand {
         }
         for reason in failures { FileHandle.standardError.write(Data("dapq-probe: \(reason)\n".utf8)) }
         if !failures.isEmpty { throw ExitCode.failure }
-    }
-
-    struct Status {
-        enum State {
-            case fetched, verified, missing
-            case broken(String)
-            var isFetched: Bool {
-                switch self { case .fetched, .verified: return true; default: return false }
-            }
-            var word: String {
-                switch self {
-                case .fetched: return "yes"
-                case .verified: return "yes, SHA-256 verified"
-                case .missing: return "no"
-                case .broken: return "BROKEN"
-                }
-            }
-        }
-        var state: State
-        var path: String?
-        var bytes: Int
-        var architecture: String
-        var contextLength: Int
-    }
-
-    /// The catalogue's figures, replaced by the file's own when it is fetched.
-    static func status(of entry: CatalogueEntry, verify: Bool) -> Status {
-        var s = Status(state: .missing, path: ModelCatalogue.cachedPath(of: entry), bytes: entry.fileSize,
-                       architecture: entry.architecture, contextLength: entry.contextLength)
-        guard let path = s.path, FileManager.default.fileExists(atPath: path) else { return s }
-        do {
-            let gguf = try GGUFFile(path: path)
-            s.bytes = gguf.fileSize
-            if let arch = gguf.string("general.architecture") {
-                s.architecture = arch
-                s.contextLength = gguf.int(arch + ".context_length") ?? s.contextLength
-            }
-            guard gguf.fileSize == gguf.expectedFileSize else {
-                s.state = .broken("\(path): the GGUF header accounts for \(gguf.expectedFileSize) bytes, the file has \(gguf.fileSize) (fetch it again: scripts/fetch_models.sh \(entry.name))")
-                return s
-            }
-            guard gguf.fileSize == entry.fileSize else {
-                s.state = .broken("\(path): \(gguf.fileSize) bytes, the catalogue's \(entry.name) has \(entry.fileSize)")
-                return s
-            }
-            s.state = .fetched
-            if verify {
-                let hash = try SHA256.hex(ofFileAt: path)
-                s.state = hash == entry.sha256 ? .verified
-                    : .broken("\(path): SHA-256 \(hash), the catalogue's \(entry.name) has \(entry.sha256)")
-            }
-        } catch {
-            s.state = .broken("\(error)")
-        }
-        return s
     }
 
     static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }

@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+@testable import Compression
+@testable import Probe
+
+/// Runs killed with SIGKILL (no cleanup handler runs) at seeded random moments: no output that looks complete
+/// is left under the target name, a rerun succeeds, and a resumed sweep gives the cells of an uninterrupted run.
+final class KillTests: TemporaryDirectoryTestCase {
+    /// Starts the command line with `arguments` and kills it with SIGKILL after `delay` seconds (or lets it
+    /// finish first); returns whether it was still running when killed.
+    private func killed(_ arguments: [String], after delay: TimeInterval) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(delay)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let wasRunning = process.isRunning
+        if wasRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return wasRunning
+    }
+
+    /// The target does not exist, or it is a complete file of the tool (never a partial one).
+    private func assertNothingIncomplete(_ target: String, line: UInt = #line) {
+        guard FileManager.default.fileExists(atPath: target) else { return }
+        let inspection = try? HDF5Inspection(path: target)
+        let complete = inspection?.attributes.first { $0.name == "complete" }?.value
+        XCTAssertEqual(complete, "1", "\(target) exists after a kill but is not complete", line: line)
+    }
+
+    /// Kill moments drawn from a fixed seed: the same in every run, spread over the command's run time.
+    private func moments(_ count: Int, upTo seconds: Double, seed: UInt64) -> [Double] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<count).map { _ in 0.05 + Double(generator.next() % 1000) / 1000 * seconds }
+    }
+
+    private func run(_ arguments: [String], line: UInt = #line) throws {
+        let result = try runCommand(try TestPaths.binary(), arguments)
+        XCTAssertEqual(result.status, 0, result.stderr, line: line)
+    }
+
+    private var prompt: String {
+        String(repeating: "The archive opens at dawn and closes at dusk. ", count: 40) + "When does the archive open?"
+    }
+
+    func testKilledCaptureLeavesNothingCompleteLookingAndARerunSucceeds() throws {
+        let model = try TestPaths.smolLM2()
+        let out = path("capture.h5")
+        let arguments = ["capture", "--model", model, "--chat", "--prompt", prompt, "--steps", "16", "--values",
+                         "--out", out, "--progress", "never"]
+        var killedRunning = 0
+        for moment in moments(4, upTo: 3.0, seed: 11) {
+            if try killed(arguments + ["--force"], after: moment) {
+                killedRunning += 1
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name")
+            }
+            assertNothingIncomplete(out)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        XCTAssertGreaterThan(killedRunning, 0, "at least one kill landed while the capture ran")
+        try run(arguments)
+        assertNothingIncomplete(out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+    }
+
+    func testKilledAblationLeavesNothingCompleteLookingAndARerunSucceeds() throws {
+        let model = try TestPaths.smolLM2()
+        let capture = path("capture.h5")
+        try run(["capture", "--model", model, "--chat", "--prompt", prompt, "--steps", "8", "--out", capture, "--progress", "never"])
+        let out = path("ablation.h5")
+        let arguments = ["ablate", capture, "--out", out, "--window", "8", "--progress", "never"]
+        var killedRunning = 0
+        for moment in moments(4, upTo: 4.0, seed: 12) {
+            if try killed(arguments + ["--force"], after: moment) {
+                killedRunning += 1
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name")
+            }
+            assertNothingIncomplete(out)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        XCTAssertGreaterThan(killedRunning, 0, "at least one kill landed while the ablation ran")
+        try run(arguments)
+        assertNothingIncomplete(out)
+    }
+
+    func testKilledSweepResumesToTheCellsOfAnUninterruptedRun() throws {
+        let model = try TestPaths.smolLM2()
+        let grid = ["niah", "--model", model, "--lengths", "300", "--depths", "0,50,100", "--policies", "full,snapkv,tova",
+                    "--budgets", "32", "--window", "16", "--progress", "never"]
+        let reference = path("reference.h5")
+        try run(grid + ["--out", reference])
+        let out = path("resumed.h5")
+        for moment in moments(2, upTo: 6.0, seed: 13) where !FileManager.default.fileExists(atPath: out) {
+            _ = try killed(grid + ["--out", out, "--resume"], after: moment)
+            assertNothingIncomplete(out)
+        }
+        if !FileManager.default.fileExists(atPath: out) { try run(grid + ["--out", out, "--resume"]) }
+        let rows = try EvaluationFile.read(out).rows, expected = try EvaluationFile.read(reference).rows
+        XCTAssertEqual(rows.count, expected.count)
+        for (a, b) in zip(rows, expected) { XCTAssertTrue(a.sameResult(as: b), a.cellName) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)))
+    }
+}
