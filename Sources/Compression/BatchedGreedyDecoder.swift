@@ -16,16 +16,17 @@ public struct BatchedGreedyDecoder {
         self.batchSize = max(1, batchSize)
     }
 
-    /// Each cache holds a prompt of `promptLength` tokens (or what a policy kept of it); all start from
-    /// `firstToken` (the prefill's greedy choice) at position `promptLength` and stop at an end-of-generation
+    /// Each cache holds a prompt of `promptLength` tokens (or what a policy kept of it); cache i starts from
+    /// `firstTokens[i]` (its prefill's greedy choice) at position `promptLength` and stops at an end-of-generation
     /// token or after `maxTokens` tokens. Returns the generated ids per cache (the end token excluded).
     /// `onStep` sees how many sequences are still running after each step.
-    public func decode(caches: [KVCache], firstToken: Int, promptLength n: Int, maxTokens: Int,
+    public func decode(caches: [KVCache], firstTokens: [Int], promptLength n: Int, maxTokens: Int,
                        onStep: ((Int) -> Void)? = nil) -> [[Int]] {
+        precondition(firstTokens.count == caches.count)
         let stops = model.tokenizer.endOfGenerationIDs
-        guard maxTokens > 0, !stops.contains(firstToken) else { return Array(repeating: [], count: caches.count) }
-        var generated = Array(repeating: [firstToken], count: caches.count)
-        var running = maxTokens > 1 ? Array(caches.indices) : []
+        guard maxTokens > 0 else { return Array(repeating: [], count: caches.count) }
+        var generated = firstTokens.map { stops.contains($0) ? [] : [$0] }
+        var running = maxTokens > 1 ? caches.indices.filter { !generated[$0].isEmpty } : []
         for i in caches.indices { caches[i].reserve(additional: maxTokens) }
         while !running.isEmpty {
             var stillRunning: [Int] = []

@@ -17,6 +17,28 @@ public enum GroupAggregation: String, CaseIterable, Sendable {
     case max
 }
 
+/// Where the question sits when the cache is compressed (DESIGN.md, "Answer evidence").
+public enum QuestionPlacement: String, CaseIterable, Sendable {
+    /// Query-aware: the question is part of the prompt the policies score and evict.
+    case inside
+    /// Query-agnostic: the context alone is scored and evicted; the question is prefilled on the compressed
+    /// cache afterwards, at the positions after the context (kvpress's pipeline, real multi-turn use).
+    case outside
+
+    /// The tokens compression sees and those appended after eviction: all of `prompt` and none (`inside`), or the
+    /// tokens before `questionStart` and the rest (`outside`; an error when there is no such cut).
+    public func split(_ prompt: [Int], questionStart: Int?) throws -> (context: [Int], question: [Int]) {
+        switch self {
+        case .inside: return (prompt, [])
+        case .outside:
+            guard let cut = questionStart, cut > 0, cut < prompt.count else {
+                throw ProbeError("the question cannot be placed outside: no token boundary found before it")
+            }
+            return (Array(prompt[..<cut]), Array(prompt[cut...]))
+        }
+    }
+}
+
 /// Every knob of the policies (DESIGN.md, "Compression policies"); the defaults are the documented ones.
 public struct CompressionSettings: Sendable {
     /// SnapKV's observation window `w`: the last `w` prompt queries score the keys, and the last `w` prompt
@@ -37,10 +59,13 @@ public struct CompressionSettings: Sendable {
     /// LAQ: greedy tokens decoded on the SnapKV-compressed cache, and the last prompt queries added.
     public var lookaheadSteps = 8
     public var lookaheadPromptQueries = 8
-    /// DapQ: pseudo tokens (at positions n … n+w−1), their content, `a` of `prefix+suffix`, and how many of the
-    /// last real prompt queries join them (r).
+    /// DapQ: pseudo tokens, their content, where they sit (the ablation's positions: `future` is n … n+w−1,
+    /// `far` starts Δ = `pseudoFarOffset` later), `a` of `prefix+suffix`, and how many of the last real prompt
+    /// queries join them (r). `oracle` content is the full-cache answer continued greedily to w tokens.
     public var pseudoCount = 32
     public var pseudoContent = PseudoContent.prefixSuffix
+    public var pseudoPosition = PseudoPosition.future
+    public var pseudoFarOffset = 1024
     public var pseudoPrefixCount = 4
     public var pseudoPromptQueries = 0
     /// Expected Attention: future positions the query statistics are rotated to, sinks always kept, whether
@@ -52,6 +77,8 @@ public struct CompressionSettings: Sendable {
     public var expectedEpsilon = 0.0
     /// Seed of `random` and of DapQ's `random` content.
     public var seed: UInt64 = 0
+    /// Whether the question is compressed with the context (`inside`) or appended after eviction (`outside`).
+    public var questionPlacement = QuestionPlacement.inside
 
     public init() {}
 
@@ -61,10 +88,12 @@ public struct CompressionSettings: Sendable {
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
          "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "pseudo_count": "\(pseudoCount)",
-         "pseudo_content": pseudoContent.name, "pseudo_prefix_count": "\(pseudoPrefixCount)",
+         "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
+         "pseudo_far_offset": "\(pseudoFarOffset)", "pseudo_prefix_count": "\(pseudoPrefixCount)",
          "pseudo_prompt_queries": "\(pseudoPromptQueries)", "expected_future_positions": "\(expectedFuturePositions)",
          "expected_sinks": "\(expectedSinks)", "expected_covariance": "\(expectedCovariance)",
-         "expected_value_norm": "\(expectedValueNorm)", "expected_epsilon": "\(expectedEpsilon)", "seed": "\(seed)"]
+         "expected_value_norm": "\(expectedValueNorm)", "expected_epsilon": "\(expectedEpsilon)", "seed": "\(seed)",
+         "question_placement": questionPlacement.rawValue]
     }
 
     /// The always-kept recent entries of the window-scored policies.
@@ -83,6 +112,7 @@ public struct CompressionSettings: Sendable {
         guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {
             throw ProbeError("--pseudo-prefix must be below --pseudo-count (\(pseudoCount))")
         }
+        guard pseudoFarOffset >= 0 else { throw ProbeError("--far-offset must not be negative") }
         guard pseudoPromptQueries >= 0 else { throw ProbeError("--pseudo-prompt-queries must not be negative") }
         guard expectedFuturePositions >= 1, expectedSinks >= 0 else { throw ProbeError("--expected-future must be at least 1") }
     }

@@ -4,8 +4,10 @@ import Probe
 /// Writes a `compress` run: `schema = "dapq-probe/compress"`, version 1.
 ///
 /// Root attributes: the common header (`ModelProvenance`), `n_prompt`, `max_tokens` (also as `n_decode`), `batch_size`,
-/// `prefill_seconds`, `decode_seconds` and every policy setting (`window`, `pool_kernel`, `pooling`,
-/// `aggregation`, `recent`, `sinks`, …). Datasets:
+/// `prefill_seconds`, `decode_seconds`, `question_tokens` (q, the prompt's last tokens appended after eviction;
+/// 0 with the question inside) and every setting of `CompressionSettings.record` (`window`, `pool_kernel`,
+/// `pseudo_position`, `expected_covariance`, `question_placement`, …; numbers as numbers, the rest as strings).
+/// Datasets:
 /// - `tokens/prompt` [position], `tokens/full` [full_step] int32, `text/full`: the prompt and the full-cache answer;
 /// - `cells/…` [cell], one row per policy × budget: `policy`, `budget` (as given), `text` (strings);
 ///   `entries` int32 (per layer and KV head), `cache_bytes`, `final_cache_bytes` int64, `score_ms`,
@@ -17,15 +19,18 @@ public enum CompressionWriter {
     public static let schema = "dapq-probe/compress"
     public static let schemaVersion = 1
 
-    public static func write(_ result: CompressionResult, prompt: [Int], settings: CompressionSettings, maxTokens: Int,
-                             metadata: ModelProvenance, to output: AtomicOutputFile) throws {
+    /// `prompt` is the whole prompt, question included; its last `questionTokens` were appended after eviction
+    /// (0: the question was inside).
+    public static func write(_ result: CompressionResult, prompt: [Int], questionTokens: Int = 0, settings: CompressionSettings,
+                             maxTokens: Int, metadata: ModelProvenance, to output: AtomicOutputFile) throws {
         try output.writeHDF5("the compression results") { file in
-            try writeContents(file, result: result, prompt: prompt, settings: settings, maxTokens: maxTokens, metadata: metadata)
+            try writeContents(file, result: result, prompt: prompt, questionTokens: questionTokens, settings: settings,
+                              maxTokens: maxTokens, metadata: metadata)
         }
     }
 
-    private static func writeContents(_ f: HDF5File, result: CompressionResult, prompt: [Int], settings s: CompressionSettings,
-                                      maxTokens: Int, metadata: ModelProvenance) throws {
+    private static func writeContents(_ f: HDF5File, result: CompressionResult, prompt: [Int], questionTokens: Int,
+                                      settings s: CompressionSettings, maxTokens: Int, metadata: ModelProvenance) throws {
         try metadata.writeHeader(to: f, schema: schema, schemaVersion: schemaVersion)
         try f.setAttribute("n_prompt", result.promptLength)
         try f.setAttribute("max_tokens", maxTokens)
@@ -33,23 +38,13 @@ public enum CompressionWriter {
         try f.setAttribute("batch_size", result.batchSize)
         try f.setAttribute("prefill_seconds", result.prefillSeconds)
         try f.setAttribute("decode_seconds", result.decodeSeconds)
-        try f.setAttribute("window", s.window)
-        try f.setAttribute("pool_kernel", s.poolKernel)
-        try f.setAttribute("pooling", s.pooling.rawValue)
-        try f.setAttribute("aggregation", s.aggregation.rawValue)
-        try f.setAttribute("recent", s.recentKept)
-        try f.setAttribute("h2o_recent_fraction", s.h2oRecentFraction)
-        try f.setAttribute("sinks", s.sinks)
-        try f.setAttribute("pyramid_beta", s.pyramidBeta)
-        try f.setAttribute("lookahead_steps", s.lookaheadSteps)
-        try f.setAttribute("lookahead_prompt_queries", s.lookaheadPromptQueries)
-        try f.setAttribute("pseudo_count", s.pseudoCount)
-        try f.setAttribute("pseudo_content", s.pseudoContent.name)
-        try f.setAttribute("pseudo_prefix_count", s.pseudoPrefixCount)
-        try f.setAttribute("pseudo_prompt_queries", s.pseudoPromptQueries)
-        try f.setAttribute("expected_future_positions", s.expectedFuturePositions)
-        try f.setAttribute("expected_sinks", s.expectedSinks)
-        try f.setAttribute("seed", Int(bitPattern: UInt(s.seed)))
+        try f.setAttribute("question_tokens", questionTokens)
+        for (name, value) in s.record.sorted(by: { $0.key < $1.key }) {
+            if let number = Int(value) { try f.setAttribute(name, number) }
+            else if value.allSatisfy(\.isNumber) { try f.setAttribute(name, value) }  // an integer beyond Int (a seed)
+            else if let number = Double(value) { try f.setAttribute(name, number) }
+            else { try f.setAttribute(name, value) }
+        }
 
         let cells = result.cells, L = metadata.nLayers, G = metadata.nKVHeads
         let widest = max(1, cells.map { $0.kept.flatMap { $0.map(\.count) }.max() ?? 0 }.max() ?? 1)

@@ -8,9 +8,11 @@ public struct CompressionCell: Sendable {
     /// The budget as given (`64`, `3%`), and the entries per (layer, KV head) it means for this prompt.
     public let budget: Budget
     public let entries: Int
-    /// Kept prompt positions per (layer, KV head).
+    /// Prompt positions the cache holds when decoding starts, per (layer, KV head): the kept ones, and with the
+    /// question outside also the question's (appended after eviction).
     public let kept: KeptEntries
-    /// Bytes of keys and values the compressed cache holds right after eviction, and after decoding.
+    /// Bytes of keys and values the compressed cache holds when decoding starts (right after eviction, and
+    /// after the appended question when it is outside), and after decoding.
     public let cacheBytes: Int
     public let finalCacheBytes: Int
     /// Seconds the policy's scoring and selection took (budget-independent scoring included in every cell).
@@ -24,12 +26,14 @@ public struct CompressionCell: Sendable {
 
 /// A prompt compressed by every policy × budget.
 public struct CompressionResult: Sendable {
+    /// Prompt tokens, the question included wherever it is placed.
     public let promptLength: Int
     public let prefillSeconds: Double
     /// The full-cache greedy answer (decoded one token at a time on the uncompressed cache).
     public let fullTokens: [Int]
     public let fullText: String
-    /// Seconds of decoding all cells (batched or one by one), and how many sequences one step carried.
+    /// Seconds of decoding all cells (batched or one by one; with the question outside, its prefill on each
+    /// compressed cache included), and how many sequences one step carried.
     public let decodeSeconds: Double
     public let batchSize: Int
     /// Cells in policy order, budgets in the order given (`full` once, at 100%).
@@ -46,10 +50,11 @@ public struct CompressionResult: Sendable {
 
 /// One policy's choice at one budget, before decoding.
 public struct PolicySelection: Sendable {
-    public let policy: PolicyName
+    public let policy: PolicySpec
     public let budget: Budget
-    /// Entries per (layer, KV head) the budget means for this prompt.
+    /// Entries per (layer, KV head) the budget means for this prompt (question included when it is outside).
     public let entries: Int
+    /// Kept prompt entries (of the context alone when the question is outside).
     public let kept: KeptEntries
     /// Seconds of scoring (budget-independent part included) and selection.
     public let seconds: Double
@@ -80,10 +85,11 @@ public struct Compressor {
     }
 
     /// What a prefill must record so that `policies` can score.
-    public func needs(_ policies: [PolicyName]) -> PromptEvidence.Needs {
+    public func needs(_ policies: [PolicySpec]) -> PromptEvidence.Needs {
         var needs = PromptEvidence.Needs()
-        for policy in policies {
-            switch policy {
+        for spec in policies {
+            let settings = spec.settings(self.settings)
+            switch spec.name {
             case .snapkv, .pyramidkv: needs.promptQueries = max(needs.promptQueries, settings.window)
             case .laq: needs.promptQueries = max(needs.promptQueries, settings.window, settings.lookaheadPromptQueries)
             case .tova: needs.promptQueries = max(needs.promptQueries, 1)
@@ -96,73 +102,91 @@ public struct Compressor {
         return needs
     }
 
-    /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens.
-    public func check(promptLength n: Int, policies: [PolicyName], maxTokens: Int) throws {
-        try GreedyDecoder(model: model).checkFits(promptLength: n, newTokens: maxTokens + settings.pseudoCount)
-        for policy in policies { try policy.make(settings).check(promptLength: n) }
+    /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens followed by
+    /// `questionLength` appended ones.
+    public func check(promptLength n: Int, questionLength q: Int = 0, policies: [PolicySpec], maxTokens: Int) throws {
+        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + settings.pseudoCount)
+        for spec in policies { try spec.make(settings).check(promptLength: n) }
     }
 
-    /// Prefills `prompt` and records what `policies` need, plus the full-cache answer (and its queries).
-    public func evidence(prompt: [Int], policies: [PolicyName], maxTokens: Int,
+    /// Prefills `prompt` and records what `policies` need, plus the full-cache answer (and its queries), the
+    /// `question` (nil or empty: none) prefilled after the prompt for it.
+    public func evidence(prompt: [Int], question: [Int] = [], policies: [PolicySpec], maxTokens: Int,
                          progress: ((CompressionProgress) -> Void)? = nil) throws -> PromptEvidence {
-        try check(promptLength: prompt.count, policies: policies, maxTokens: maxTokens)
+        try check(promptLength: prompt.count, questionLength: question.count, policies: policies, maxTokens: maxTokens)
         progress?(.prefill(tokens: prompt.count))
-        let evidence = PromptEvidence(model: model, prompt: prompt, needs: needs(policies),
+        let evidence = PromptEvidence(model: model, prompt: prompt, question: question, needs: needs(policies),
                                       extraCapacity: max(maxTokens, settings.pseudoCount) + 1)
         progress?(.reference(maxTokens: maxTokens))
-        evidence.recordTruth(maxTokens: maxTokens)
+        let oracleLength = policies.contains { $0.needsOracleContent(settings) } ? settings.pseudoCount : 0
+        evidence.recordTruth(maxTokens: maxTokens, oracleLength: oracleLength)
         return evidence
     }
 
-    /// The kept entries of every policy × budget, with the seconds each took.
-    public func select(_ evidence: PromptEvidence, policies: [PolicyName], budgets: [Budget],
+    /// The kept entries of every policy × budget, with the seconds each took. A budget counts every entry held
+    /// when decoding starts: with the question outside, the q appended question entries are part of it and the
+    /// context keeps B − q (an error when that leaves none), so both placements decode from caches of B entries.
+    public func select(_ evidence: PromptEvidence, policies: [PolicySpec], budgets: [Budget],
                        progress: ((CompressionProgress) -> Void)? = nil) throws -> [PolicySelection] {
-        let n = evidence.promptLength
+        let n = evidence.promptLength, q = evidence.question.count
         var selections: [PolicySelection] = []
-        for (index, name) in policies.enumerated() {
-            progress?(.scoring(policy: name.rawValue, index: index, count: policies.count))
-            let policy = name.make(settings)
+        for (index, spec) in policies.enumerated() {
+            progress?(.scoring(policy: spec.description, index: index, count: policies.count))
+            let policy = spec.make(settings)
             try policy.check(promptLength: n)
             // `full` keeps everything whatever the budget: one cell, budget 100%.
-            let policyBudgets = name == .full ? [Budget.fraction(1)] : budgets
-            let needsScores = name != .full && policyBudgets.contains { $0.entries(promptLength: n) < n }
+            let policyBudgets = spec.name == .full ? [Budget.fraction(1)] : budgets
+            let kept = try policyBudgets.map { budget -> Int in
+                let entries = budget.entries(promptLength: n + q)
+                guard entries > q else {
+                    throw ProbeError("budget \(budget) leaves no entry for the context: the question placed outside takes \(q) of its \(entries) entries")
+                }
+                return entries - q
+            }
+            let needsScores = spec.name != .full && kept.contains { $0 < n }
             let scoreStart = Date()
             let scores = needsScores ? try policy.scores(evidence) : nil
             let scoreSeconds = Date().timeIntervalSince(scoreStart)
-            for budget in policyBudgets {
-                let entries = budget.entries(promptLength: n)
+            for (budget, contextEntries) in zip(policyBudgets, kept) {
                 let keepStart = Date()
-                let kept = entries < n ? try policy.keep(scores, budget: entries, evidence: evidence)
-                                       : try FullPolicy().keep(nil, budget: entries, evidence: evidence)
-                let seconds = entries < n ? scoreSeconds + Date().timeIntervalSince(keepStart) : 0
-                selections.append(PolicySelection(policy: name, budget: budget, entries: entries, kept: kept, seconds: seconds))
+                let kept = contextEntries < n ? try policy.keep(scores, budget: contextEntries, evidence: evidence)
+                                              : try FullPolicy().keep(nil, budget: n, evidence: evidence)
+                let seconds = contextEntries < n ? scoreSeconds + Date().timeIntervalSince(keepStart) : 0
+                selections.append(PolicySelection(policy: spec, budget: budget, entries: min(contextEntries, n) + q, kept: kept,
+                                                  seconds: seconds))
             }
         }
         return selections
     }
 
-    /// The whole experiment on one prompt.
-    public func run(prompt: [Int], policies: [PolicyName], budgets: [Budget], maxTokens: Int,
+    /// The whole experiment on one prompt: `question` (empty: none) is appended after eviction, prefilled on
+    /// every compressed cache at the positions after the prompt, before greedy decoding.
+    public func run(prompt: [Int], question: [Int] = [], policies: [PolicySpec], budgets: [Budget], maxTokens: Int,
                     progress: ((CompressionProgress) -> Void)? = nil) throws -> CompressionResult {
-        let evidence = try evidence(prompt: prompt, policies: policies, maxTokens: maxTokens, progress: progress)
+        let evidence = try evidence(prompt: prompt, question: question, policies: policies, maxTokens: maxTokens, progress: progress)
         let selections = try select(evidence, policies: policies, budgets: budgets, progress: progress)
-        let caches = selections.map { evidence.cache.keeping($0.kept, extraCapacity: maxTokens + 1) }
-        let evictedBytes = caches.map(\.bytesHeld)
+        let n = evidence.promptLength, start = n + question.count
+        let caches = selections.map { evidence.cache.keeping($0.kept, extraCapacity: question.count + maxTokens + 1) }
         let decodeStart = Date()
+        let firstTokens = question.isEmpty ? Array(repeating: evidence.firstToken, count: caches.count) : caches.map {
+            GreedyDecoder.argmax(model.forward(tokens: question, positions: Array(n..<start), cache: $0, logits: .last))
+        }
+        let heldBytes = caches.map(\.bytesHeld)
         let answers = BatchedGreedyDecoder(model: model, batchSize: batchSize)
-            .decode(caches: caches, firstToken: evidence.firstToken, promptLength: evidence.promptLength, maxTokens: maxTokens) {
+            .decode(caches: caches, firstTokens: firstTokens, promptLength: start, maxTokens: maxTokens) {
                 progress?(.decoding(running: $0, cells: caches.count))
             }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         let full = evidence.truthTokens
         let cells = selections.indices.map { i in
             let s = selections[i]
-            return CompressionCell(policy: s.policy.rawValue, budget: s.budget, entries: s.entries, kept: s.kept,
-                                   cacheBytes: evictedBytes[i], finalCacheBytes: caches[i].bytesHeld, scoreSeconds: s.seconds,
+            let held = s.kept.map { layer in layer.map { $0 + Array(n..<start) } }
+            return CompressionCell(policy: s.policy.description, budget: s.budget, entries: s.entries, kept: held,
+                                   cacheBytes: heldBytes[i], finalCacheBytes: caches[i].bytesHeld, scoreSeconds: s.seconds,
                                    tokens: answers[i], text: model.tokenizer.decode(answers[i]),
                                    agreement: CompressionResult.tokenAgreement(full, answers[i]))
         }
-        return CompressionResult(promptLength: evidence.promptLength, prefillSeconds: evidence.prefillSeconds, fullTokens: full,
+        return CompressionResult(promptLength: start, prefillSeconds: evidence.prefillSeconds, fullTokens: full,
                                  fullText: model.tokenizer.decode(full), decodeSeconds: decodeSeconds, batchSize: batchSize,
                                  cells: cells)
     }

@@ -25,24 +25,9 @@ extension EvictionPolicy {
     }
 }
 
-/// The policies by name.
+/// The policies by name (`PolicySpec` parses lists of them, DapQ cells included).
 public enum PolicyName: String, CaseIterable, Sendable {
     case full, random, streaming, h2o, snapkv, pyramidkv, tova, expected, laq, dapq, oracle
-
-    /// Parses a comma-separated list (`snapkv,dapq`); `all` means every policy.
-    public static func parseList(_ text: String) throws -> [PolicyName] {
-        if text.trimmingCharacters(in: .whitespaces) == "all" { return allCases }
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.isEmpty, !names.contains("") else { throw ProbeError("--policy needs a comma-separated list of policies") }
-        let policies = try names.map { name in
-            guard let p = PolicyName(rawValue: name) else {
-                throw ProbeError("unknown policy '\(name)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return p
-        }
-        guard Set(policies).count == policies.count else { throw ProbeError("--policy lists a policy twice") }
-        return policies
-    }
 
     /// The policy with `settings`.
     public func make(_ settings: CompressionSettings) -> EvictionPolicy {

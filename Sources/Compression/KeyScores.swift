@@ -20,6 +20,13 @@ public struct KeyScores: Sendable {
         return Array(values[start..<(start + promptLength)])
     }
 
+    /// The scores of the first `length` positions of every (layer, KV head).
+    public func prefix(_ length: Int) -> KeyScores {
+        precondition(length <= promptLength)
+        let rows = (0..<(nLayers * nKVHeads)).flatMap { r in values[(r * promptLength)..<(r * promptLength + length)] }
+        return KeyScores(nLayers: nLayers, nKVHeads: nKVHeads, promptLength: length, values: rows)
+    }
+
     /// Per-query-head values `[L, H, n]` combined over each KV head's group of `H / G` query heads.
     public init(perQueryHead: [Double], nLayers: Int, nHeads: Int, nKVHeads: Int, promptLength n: Int,
                 aggregation: GroupAggregation) {

@@ -4,12 +4,18 @@ import Probe
 
 /// What the policies may look at, gathered once per prompt: the full prompt cache after prefill, the last
 /// prompt queries, the attention every prompt key received during prefill, the statistics of the prompt's
-/// queries, the first generated token, and (for `oracle`) the true decoding queries of a full-cache run.
+/// queries, the greedy token after the prompt, and (for `oracle`) the true decoding queries of a full-cache run.
 /// One prefill serves every policy and budget.
+///
+/// The "prompt" here is what compression sees: the whole prompt when the question is inside it, the context
+/// alone when the question is outside (`question` then holds the tokens appended after eviction; the full-cache
+/// run that gives the truth prefills them on the full context cache, at positions n … n+q−1).
 public final class PromptEvidence {
     public let model: LanguageModel
     public let prompt: [Int]
     public var promptLength: Int { prompt.count }
+    /// Tokens appended after eviction (the question placed outside); empty when the question is inside the prompt.
+    public let question: [Int]
     /// The prompt cache (exactly n entries per (layer, KV head)); policies must leave it as it is.
     public let cache: KVCache
     /// The last prompt queries (as many as the policies need), each seeing the prompt causally.
@@ -18,17 +24,27 @@ public final class PromptEvidence {
     public let attentionSums: [Float]?
     /// Pre-RoPE query mean and covariance of the prompt (Expected Attention).
     public let queryStatistics: QueryStatistics?
-    /// The full-cache greedy choice after the prompt: every policy decodes from it.
+    /// The full-cache greedy choice after the prompt: with the question inside, every policy decodes from it;
+    /// with the question outside, it is what follows the context (LAQ's lookahead starts there).
     public let firstToken: Int
     public let prefillSeconds: Double
-    /// The decoding queries of the full-cache greedy answer (rows see the prompt and the answer causally).
+    /// The decoding queries of the full-cache greedy answer (rows see the prompt, the question and the answer
+    /// causally).
     public private(set) var truth: QuerySet?
     /// The full-cache greedy answer that `truth` belongs to.
     public private(set) var truthTokens: [Int] = []
+    /// The full-cache answer continued greedily past its end (end-of-generation token included, as an ordinary
+    /// token) to the length `recordTruth` was asked for: DapQ's `oracle` content.
+    public private(set) var oracleContent: [Int] = []
+    /// Scores the truth against the prompt and question keys of the full-cache run (nil: `scorer`, no question).
+    private var truthScorer: ImportanceScorer?
 
     /// Scores query sets against the prompt keys (float64, DESIGN.md's importance); built on first use.
-    public private(set) lazy var scorer: ImportanceScorer = {
-        let c = model.config, n = promptLength, d = c.dHead
+    public private(set) lazy var scorer: ImportanceScorer = makeScorer(keysOfFirst: promptLength)
+
+    /// A scorer over the first `n` entries of `cache` as its prompt keys.
+    private func makeScorer(keysOfFirst n: Int) -> ImportanceScorer {
+        let c = model.config, d = c.dHead
         var keys = [Float](repeating: 0, count: c.nLayers * c.nKVHeads * n * d)
         for l in 0..<c.nLayers {
             for g in 0..<c.nKVHeads {
@@ -38,7 +54,7 @@ public final class PromptEvidence {
         }
         return ImportanceScorer(promptKeys: keys, nLayers: c.nLayers, nHeads: c.nHeads, nKVHeads: c.nKVHeads, dHead: d,
                                 promptLength: n, extraCapacity: 64)
-    }()
+    }
 
     /// What a prefill must record for a set of policies.
     public struct Needs: Sendable {
@@ -50,12 +66,14 @@ public final class PromptEvidence {
         public init() {}
     }
 
-    /// Prefills `prompt` into a fresh cache with room for `extraCapacity` more entries, recording `needs`.
-    public init(model: LanguageModel, prompt: [Int], needs: Needs, extraCapacity: Int) {
+    /// Prefills `prompt` into a fresh cache with room for `question` and `extraCapacity` more entries,
+    /// recording `needs`.
+    public init(model: LanguageModel, prompt: [Int], question: [Int] = [], needs: Needs, extraCapacity: Int) {
         self.model = model
         self.prompt = prompt
+        self.question = question
         let n = prompt.count
-        cache = model.makeCache(capacity: n + extraCapacity)
+        cache = model.makeCache(capacity: n + question.count + extraCapacity)
         let observer = PrefillObserver(model: model, promptLength: n, needs: needs)
         let start = Date()
         let logits = observer.recorder.observe(model, tokens: prompt, positions: Array(0..<n), cache: cache, logits: .last,
@@ -67,26 +85,50 @@ public final class PromptEvidence {
         queryStatistics = observer.statistics
     }
 
-    /// Decodes the full-cache greedy answer (up to `maxTokens`, stopping at end of generation) and keeps its
-    /// decoding queries as `truth`; the prompt cache is left as it was.
+    /// Decodes the full-cache greedy answer (up to `maxTokens`, stopping at end of generation; the question,
+    /// when outside, prefilled first) and keeps its decoding queries as `truth`; continues the answer greedily to
+    /// `oracleLength` tokens for `oracleContent`. The prompt cache is left as it was.
     @discardableResult
-    public func recordTruth(maxTokens: Int) -> [Int] {
-        let n = promptLength
+    public func recordTruth(maxTokens: Int, oracleLength: Int = 0) -> [Int] {
+        let n = promptLength, start = n + question.count
         let lengths = cache.lengths
         defer { cache.truncate(to: lengths) }
+        var next = firstToken
+        if !question.isEmpty {
+            next = GreedyDecoder.argmax(model.forward(tokens: question, positions: Array(n..<start), cache: cache, logits: .last))
+        }
         let recorder = QueryRecorder(config: model.config)
         let stops = model.tokenizer.endOfGenerationIDs
         var tokens: [Int] = []
-        var next = firstToken
         while tokens.count < maxTokens && !stops.contains(next) {
             tokens.append(next)
-            let logits = recorder.observe(model, tokens: [next], positions: [n + tokens.count - 1], cache: cache,
-                                          logits: tokens.count < maxTokens ? .last : .none)
-            if tokens.count < maxTokens { next = GreedyDecoder.argmax(logits) }
+            let wanted = tokens.count < max(maxTokens, oracleLength)
+            let logits = recorder.observe(model, tokens: [next], positions: [start + tokens.count - 1], cache: cache,
+                                          logits: wanted ? .last : .none)
+            if wanted { next = GreedyDecoder.argmax(logits) }
         }
-        truth = recorder.querySet(.afterPrompt(promptLength: n))
+        truth = recorder.querySet(.afterPrompt(promptLength: start))
         truthTokens = tokens
+        if !question.isEmpty { truthScorer = makeScorer(keysOfFirst: start) }
+        // The oracle content: past the answer's end the greedy choice (the end token first) is fed as any other.
+        var content = tokens
+        while content.count < oracleLength {
+            content.append(next)
+            guard content.count < oracleLength else { break }
+            next = GreedyDecoder.argmax(model.forward(tokens: [next], positions: [start + content.count - 1], cache: cache,
+                                                      logits: .last))
+        }
+        oracleContent = content
         return tokens
+    }
+
+    /// The importance the truth gives the prompt keys (the softmax over everything its rows saw, the question's
+    /// keys included, restricted to the prompt), combined over each KV head's query heads.
+    public func truthScores(aggregation: GroupAggregation) -> KeyScores? {
+        guard let truth else { return nil }
+        guard let truthScorer else { return scores(of: truth, aggregation: aggregation) }
+        return KeyScores(importance: truthScorer.importance(of: truth, perQueryHead: true), nHeads: model.config.nHeads,
+                         rows: truth.rows, aggregation: aggregation).prefix(promptLength)
     }
 }
 

@@ -26,11 +26,17 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
 
-    @Option(help: "DapQ: pseudo tokens at positions n … n+w−1.")
+    @Option(help: "DapQ: pseudo tokens w.")
     var pseudoCount: Int = 32
 
-    @Option(help: "DapQ: pseudo-token content: prefix+suffix, suffix, prefix, random, repeat.")
+    @Option(help: "DapQ: pseudo-token content: prefix+suffix, suffix, prefix, random, repeat, oracle (the full-cache answer).")
     var pseudoContent: String = PseudoContent.prefixSuffix.name
+
+    @Option(help: "DapQ: pseudo-token positions: future (n … n+w−1), input (n−w … n−1), far (n+Δ …), fixed (all at n).")
+    var pseudoPosition: String = PseudoPosition.future.name
+
+    @Option(help: "DapQ: Δ of the far position.")
+    var farOffset: Int = 1024
 
     @Option(help: "DapQ: real prompt queries (the last r) joining the pseudo queries.")
     var pseudoPromptQueries: Int = 0
@@ -40,6 +46,9 @@ struct CompressionOptions: ParsableArguments {
 
     @Option(help: "Seed of random and of DapQ's random content.")
     var seed: UInt64 = 0
+
+    @Option(help: "inside: the question is compressed with the context (query-aware); outside: the context alone is compressed and the question appended after eviction (query-agnostic).")
+    var questionPlacement: String = QuestionPlacement.inside.rawValue
 
     /// The settings these options describe (checked).
     func settings() throws -> CompressionSettings {
@@ -52,16 +61,23 @@ struct CompressionOptions: ParsableArguments {
         s.sinks = sinks
         s.lookaheadSteps = lookaheadSteps
         s.pseudoCount = pseudoCount
-        guard let content = PseudoContent(rawValue: pseudoContent), content != .oracle else {
-            throw ProbeError("--pseudo-content '\(pseudoContent)': known are prefix+suffix, suffix, prefix, random, repeat")
-        }
-        s.pseudoContent = content
+        s.pseudoContent = try parsed(pseudoContent, "--pseudo-content", PseudoContent.allCases.map(\.name), PseudoContent.init)
+        s.pseudoPosition = try parsed(pseudoPosition, "--pseudo-position", PseudoPosition.allCases.map(\.name), PseudoPosition.init)
+        s.pseudoFarOffset = farOffset
+        s.questionPlacement = try parsed(questionPlacement, "--question-placement", QuestionPlacement.allCases.map(\.rawValue),
+                                         QuestionPlacement.init)
         s.pseudoPromptQueries = pseudoPromptQueries
         s.expectedFuturePositions = expectedFuture
         s.seed = seed
         try s.check()
         return s
     }
+}
+
+/// `value` as one of `known`, or a one-line error naming the option.
+private func parsed<T>(_ value: String, _ option: String, _ known: [String], _ make: (String) -> T?) throws -> T {
+    guard let result = make(value) else { throw ProbeError("\(option) '\(value)': known are \(known.joined(separator: ", "))") }
+    return result
 }
 
 extension Pooling: ExpressibleByArgument {}

@@ -8,7 +8,7 @@ struct SweepOptions: ParsableArguments {
     @Option(help: "Prompt lengths in tokens, comma-separated.")
     var lengths: String = "1000,2000,4000"
 
-    @Option(help: "Policies, comma-separated, or all.")
+    @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far].")
     var policies: String = "full,dapq,snapkv,laq,h2o,streaming,pyramidkv,random,oracle"
 
     @Option(help: "Budgets (entries per layer and KV head), comma-separated.")
@@ -31,6 +31,9 @@ struct SweepOptions: ParsableArguments {
 
     @Option(help: "Run only shard I of N (I/N): every N-th prompt of the grid, starting at the I-th.")
     var shard: String = "1/1"
+
+    @Option(help: "Write each prompt of this shard into this folder first (<unit>.txt, the text for capture --prompt-file; <unit>.json, its ids).")
+    var savePrompts: String?
 
     @Option(help: "Answers decoded together per batch.")
     var batchSize: Int = BatchedGreedyDecoder.exactBatchLimit
@@ -63,6 +66,7 @@ struct SweepOptions: ParsableArguments {
         run.force = force
         run.haystackPath = haystack
         run.wordListPath = wordListPath
+        run.savePrompts = savePrompts
         let compressor = try Compressor(model: model, settings: settings, batchSize: batchSize)
         let display = ProgressDisplay(mode: progress)
         let start = Date()
@@ -86,4 +90,4 @@ struct SweepOptions: ParsableArguments {
 }
 
 /// The policies of `--policies`.
-func policyList(_ text: String) throws -> [PolicyName] { try PolicyName.parseList(text) }
+func policyList(_ text: String) throws -> [PolicySpec] { try PolicySpec.parseList(text) }

@@ -34,6 +34,30 @@ final class CompressCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), before)
     }
 
+    /// The question outside: the file holds the whole prompt, the question's q tokens among the held entries of
+    /// every cell, the settings record (placement, pseudo position, expected_*), and passes the NumPy check.
+    func testQuestionOutsideAndADapQCell() throws {
+        let model = try TestPaths.smolLM2()
+        let out = path("outside.h5")
+        let context = "The committee met on Tuesday to discuss the budget. After a long debate, they agreed to fund the new library "
+            + "and to repair the old bridge. The mayor thanked everyone."
+        let result = try runCommand(try TestPaths.binary(), [
+            "compress", "--model", model, "--prompt", context, "--question", "What did the committee agree to fund?", "--chat",
+            "--policy", "full,snapkv,oracle,dapq[content=suffix,position=input]", "--budget", "40", "--window", "8",
+            "--pseudo-count", "8", "--max-tokens", "8", "--question-placement", "outside", "--out", out, "--progress", "never",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("dapq[content=suffix,position=input]"), result.stdout)
+        let check = try runCommand(try TestPaths.python(), [TestPaths.packageRoot.appendingPathComponent("Tests/python/check_compress.py").path, out])
+        XCTAssertEqual(check.status, 0, "check_compress.py:\n\(check.stdout)\n\(check.stderr)")
+        XCTAssertTrue(check.stdout.contains("question outside"), check.stdout)
+
+        let refused = try runCommand(try TestPaths.binary(), ["compress", "--model", model, "--prompt", context,
+                                                              "--question-placement", "outside"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("needs --question"), refused.stderr)
+    }
+
     func testBadInputIsAOneLineError() throws {
         let model = try TestPaths.smolLM2()
         func refused(_ extra: [String], _ fragment: String, line: UInt = #line) throws {

@@ -9,7 +9,8 @@ import XCTest
 /// what it removed, memory shrinks by the formula, and batched decoding equals one-by-one decoding.
 final class CompressedDecodingTests: XCTestCase {
     private func evidence(_ prompt: [Int], maxTokens: Int = 16) throws -> PromptEvidence {
-        try Compressor(model: try CompressionPolicyTests.model()).evidence(prompt: prompt, policies: [.full], maxTokens: maxTokens)
+        try Compressor(model: try CompressionPolicyTests.model()).evidence(prompt: prompt, policies: [PolicySpec(.full)],
+                                                                          maxTokens: maxTokens)
     }
 
     /// Greedy tokens and the logits of every step decoded on `cache` from the prefill's first token.
@@ -70,7 +71,7 @@ final class CompressedDecodingTests: XCTestCase {
         // Without the needle sentence the answer loses the code.
         let noNeedle = Array(repeating: Array(repeating: (0..<n).filter { !needle.contains($0) }, count: c.nKVHeads), count: c.nLayers)
         let broken = BatchedGreedyDecoder(model: model, batchSize: 1)
-            .decode(caches: [e.cache.keeping(noNeedle, extraCapacity: 20)], firstToken: e.firstToken, promptLength: n, maxTokens: 16)[0]
+            .decode(caches: [e.cache.keeping(noNeedle, extraCapacity: 20)], firstTokens: [e.firstToken], promptLength: n, maxTokens: 16)[0]
         XCTAssertFalse(model.tokenizer.decode(broken).contains("4721"), "evicting the needle breaks the answer: \(model.tokenizer.decode(broken))")
     }
 
@@ -81,7 +82,7 @@ final class CompressedDecodingTests: XCTestCase {
         var settings = CompressionSettings()
         settings.window = 8
         settings.pseudoCount = 8
-        let policies: [PolicyName] = [.full, .random, .streaming, .h2o, .snapkv, .tova, .dapq]
+        let policies = [PolicyName.full, .random, .streaming, .h2o, .snapkv, .tova, .dapq].map { PolicySpec($0) }
         let budgets: [Budget] = [.entries(16), .entries(48), .fraction(0.1)]
         let maxTokens = 10
         let oneByOne = try Compressor(model: model, settings: settings, batchSize: 1)

@@ -58,12 +58,12 @@ final class CompressionPolicyTests: XCTestCase {
         XCTAssertEqual(try Budget(parsing: "3%").entries(promptLength: 2000), 60)
         XCTAssertEqual(Budget.fraction(0.03).description, "3%")
         for bad in ["0", "-5", "101%", "0%", "abc", ""] { XCTAssertThrowsError(try Budget(parsing: bad), bad) }
-        XCTAssertEqual(try PolicyName.parseList("snapkv,dapq"), [.snapkv, .dapq])
-        XCTAssertEqual(try PolicyName.parseList("all"), PolicyName.allCases)
-        XCTAssertThrowsError(try PolicyName.parseList("snapkv,fancy")) { error in
+        XCTAssertEqual(try PolicySpec.parseList("snapkv,dapq"), [PolicySpec(.snapkv), PolicySpec(.dapq)])
+        XCTAssertEqual(try PolicySpec.parseList("all"), PolicyName.allCases.map { PolicySpec($0) })
+        XCTAssertThrowsError(try PolicySpec.parseList("snapkv,fancy")) { error in
             XCTAssertTrue("\(error)".contains("unknown policy 'fancy'"), "\(error)")
         }
-        XCTAssertThrowsError(try PolicyName.parseList("tova,tova"))
+        XCTAssertThrowsError(try PolicySpec.parseList("tova,tova"))
     }
 
     func testTokenAgreement() {
@@ -74,6 +74,9 @@ final class CompressionPolicyTests: XCTestCase {
     }
 
     // MARK: The policies on the real model
+
+    /// Every policy, each once with the default settings.
+    static let allPolicies = PolicyName.allCases.map { PolicySpec($0) }
 
     nonisolated(unsafe) private static var loaded: LanguageModel?
     static func model() throws -> LanguageModel {
@@ -107,9 +110,9 @@ final class CompressionPolicyTests: XCTestCase {
         settings.window = 8
         settings.pseudoCount = 8
         let compressor = try Compressor(model: model, settings: settings)
-        let evidence = try compressor.evidence(prompt: prompt, policies: PolicyName.allCases, maxTokens: 4)
+        let evidence = try compressor.evidence(prompt: prompt, policies: Self.allPolicies, maxTokens: 4)
         let budget = 24
-        let selections = try compressor.select(evidence, policies: PolicyName.allCases, budgets: [.entries(budget)])
+        let selections = try compressor.select(evidence, policies: Self.allPolicies, budgets: [.entries(budget)])
         for s in selections {
             XCTAssertEqual(s.kept.count, c.nLayers)
             for (l, layer) in s.kept.enumerated() {
@@ -118,14 +121,14 @@ final class CompressionPolicyTests: XCTestCase {
                     XCTAssertEqual(kept, kept.sorted(), "\(s.policy) ascending")
                     XCTAssertEqual(Set(kept).count, kept.count, "\(s.policy) no duplicates")
                     XCTAssertTrue(kept.allSatisfy { (0..<n).contains($0) })
-                    switch s.policy {
+                    switch s.policy.name {
                     case .full: XCTAssertEqual(kept, Array(0..<n))
                     case .pyramidkv:
                         let budgets = KeySelection.pyramid(budget, window: 8, beta: 20, layers: c.nLayers, promptLength: n)
                         XCTAssertEqual(kept.count, budgets[l])
                     default: XCTAssertEqual(kept.count, budget, "\(s.policy) keeps exactly B")
                     }
-                    switch s.policy {
+                    switch s.policy.name {
                     case .streaming: XCTAssertEqual(kept, Array(0..<4) + Array((n - 20)..<n), "sinks and the tail")
                     case .snapkv, .pyramidkv, .laq, .dapq: XCTAssertEqual(Array(kept.suffix(8)), Array((n - 8)..<n), "\(s.policy) keeps its window")
                     case .expected: XCTAssertEqual(Array(kept.prefix(4)), [0, 1, 2, 3], "expected keeps its sinks")
@@ -135,7 +138,7 @@ final class CompressionPolicyTests: XCTestCase {
             }
         }
         // Different policies choose differently (none silently falls back to another).
-        let chosen = Dictionary(uniqueKeysWithValues: selections.map { ($0.policy, $0.kept) })
+        let chosen = Dictionary(uniqueKeysWithValues: selections.map { ($0.policy.name, $0.kept) })
         for a in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle] {
             for b in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle] where a.rawValue < b.rawValue {
                 XCTAssertNotEqual(chosen[a]!, chosen[b]!, "\(a) and \(b) keep the same entries")
@@ -162,7 +165,7 @@ final class CompressionPolicyTests: XCTestCase {
         settings.pseudoPrefixCount = 2
         settings.lookaheadPromptQueries = 4
         let result = try Compressor(model: model, settings: settings)
-            .run(prompt: prompt, policies: PolicyName.allCases, budgets: [.entries(prompt.count), .entries(prompt.count + 50), .fraction(1)],
+            .run(prompt: prompt, policies: Self.allPolicies, budgets: [.entries(prompt.count), .entries(prompt.count + 50), .fraction(1)],
                  maxTokens: 8)
         XCTAssertEqual(result.cells.count, 1 + 10 * 3)
         for cell in result.cells {
@@ -179,10 +182,10 @@ final class CompressionPolicyTests: XCTestCase {
         let capture = try Capture(model: model).run(prompt: prompt, options: CaptureOptions(steps: 12, window: 8, recordValues: false,
                                                                                             recordAttention: false))
         let compressor = try Compressor(model: model)
-        let evidence = try compressor.evidence(prompt: prompt, policies: [.oracle], maxTokens: 12)
+        let evidence = try compressor.evidence(prompt: prompt, policies: [PolicySpec(.oracle)], maxTokens: 12)
         XCTAssertEqual(evidence.truthTokens, capture.generatedTokens)
         let budget = 40
-        let kept = try compressor.select(evidence, policies: [.oracle], budgets: [.entries(budget)])[0].kept
+        let kept = try compressor.select(evidence, policies: [PolicySpec(.oracle)], budgets: [.entries(budget)])[0].kept
         for l in 0..<c.nLayers {
             for g in 0..<c.nKVHeads {
                 let truth = Array(capture.importance[((l * c.nKVHeads + g) * n)..<((l * c.nKVHeads + g + 1) * n)])
@@ -197,10 +200,11 @@ final class CompressionPolicyTests: XCTestCase {
         let prompt = Array(model.tokenizer.encode("A very short prompt."))
         let compressor = try Compressor(model: model)
         for policy in [PolicyName.snapkv, .pyramidkv, .laq, .dapq] {
-            XCTAssertThrowsError(try compressor.check(promptLength: prompt.count, policies: [policy], maxTokens: 4)) { error in
+            XCTAssertThrowsError(try compressor.check(promptLength: prompt.count, policies: [PolicySpec(policy)], maxTokens: 4)) { error in
                 XCTAssertTrue("\(error)".contains("policy \(policy.rawValue) needs a window"), "\(error)")
             }
         }
-        XCTAssertNoThrow(try compressor.check(promptLength: prompt.count, policies: [.streaming, .tova, .h2o, .random], maxTokens: 4))
+        XCTAssertNoThrow(try compressor.check(promptLength: prompt.count, policies: [PolicyName.streaming, .tova, .h2o, .random].map { PolicySpec($0) },
+                                              maxTokens: 4))
     }
 }

@@ -43,6 +43,42 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("long.h5")))
     }
 
+    /// DapQ cells beside the ordinary policies in one sweep, the question outside: the policy column names each
+    /// cell, the placement is in the rows, the CSV and the grid, and the files pass the independent check.
+    func testNIAHWithDapQCellsAndTheQuestionOutside() throws {
+        let out = path("cells.h5")
+        let cells = "dapq[content=suffix,position=far],dapq[content=oracle,position=future]"
+        let result = try niah(out, depths: "50", ["--policies", "full,snapkv,oracle," + cells, "--pseudo-count", "16",
+                                                 "--question-placement", "outside", "--budgets", "48",
+                                                 "--save-prompts", path("prompts")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("dapq[content=suffix,position=far]"), result.stdout)
+        try checkWithPython(out)
+        let contents = try EvaluationFile.read(out)
+        XCTAssertEqual(contents.rows.map(\.policy), ["full", "snapkv", "oracle", "dapq[content=suffix,position=far]",
+                                                     "dapq[content=oracle,position=future]"])
+        XCTAssertTrue(contents.rows.allSatisfy { $0.placement == "outside" })
+        XCTAssertEqual(contents.grid.settings["question_placement"], "outside")
+        XCTAssertEqual(contents.grid.settings["pseudo_position"], "future")
+        let csv = String(decoding: FileManager.default.contents(atPath: EvaluationFile.csvPath(for: out))!, as: UTF8.self)
+        XCTAssertTrue(csv.contains("\"dapq[content=suffix,position=far]\",outside,48,"), csv)
+        // The saved prompt: its text, tokenized as `capture --prompt-file` does (no chat template: it is in the
+        // text), gives the ids the sweep decoded from.
+        let text = try String(contentsOfFile: path("prompts/niah_L400_d50.txt"), encoding: .utf8)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("prompts/niah_L400_d50.json")))) as! [String: Any]
+        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: try TestPaths.smolLM2()))
+        var ids = tokenizer.encode(text)
+        if tokenizer.addsBOS, let bos = tokenizer.bosID { ids.insert(bos, at: 0) }
+        XCTAssertEqual(saved["tokens"] as? [Int], ids)
+        XCTAssertEqual(ids.count, contents.rows[0].promptTokens)
+        XCTAssertEqual(saved["unit"] as? String, "niah/L400/d50")
+        XCTAssertEqual(saved["max_new_tokens"] as? Int, 32)
+        XCTAssertNotNil(saved["question_token_start"] as? Int)
+        let bad = try niah(path("bad.h5"), ["--question-placement", "sideways"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--question-placement 'sideways'"), bad.stderr)
+    }
+
     func testAKilledSweepResumesWithoutRedoingOrLosingCells() throws {
         let out = path("resumed.h5")
         let journal = EvaluationJournal.path(for: out)

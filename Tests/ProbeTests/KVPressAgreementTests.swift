@@ -37,7 +37,8 @@ final class KVPressAgreementTests: XCTestCase {
         settings.sinks = 4
         settings.expectedSinks = 4
         settings.expectedFuturePositions = 512
-        let policies: [String: PolicyName] = ["snapkv": .snapkv, "streaming": .streaming, "tova": .tova, "expected": .expected]
+        let policies: [String: PolicySpec] = ["snapkv": PolicySpec(.snapkv), "streaming": PolicySpec(.streaming), "tova": PolicySpec(.tova),
+                                              "expected": PolicySpec(.expected)]
         let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: Self.root.appendingPathComponent("meta.json")))
         let compressor = try Compressor(model: model, settings: settings)
         var jaccards: [String: [Double]] = [:]

@@ -8,7 +8,7 @@ import XCTest
 final class ShardMergeTests: TemporaryDirectoryTestCase {
     func testShardsAreDisjointAndCoverTheGrid() throws {
         let grid = EvaluationGrid(tasks: [.niah, .niahSingle1], lengths: [1000, 2000, 4000], depths: [0, 25, 50, 75, 100], samples: 7,
-                                  policies: [.full, .snapkv], budgets: [32, 64], seed: 1, needle: "n", question: "q", answerPrefix: "a",
+                                  policies: [PolicySpec(.full), PolicySpec(.snapkv)], budgets: [32, 64], seed: 1, needle: "n", question: "q", answerPrefix: "a",
                                   answer: "r", haystack: "h", wordList: "w", settings: [:])
         let units = grid.units.map(\.name)
         XCTAssertEqual(units.count, 3 * 5 + 3 * 7)

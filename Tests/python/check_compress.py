@@ -1,6 +1,7 @@
 """Checks a `dapq-probe compress` file from outside our code (h5py + NumPy): the schema, and every stored number
 that can be recomputed: kept entries per (layer, KV head) against the budget, cache bytes against
-B x layers x KV heads x d_head x 2 x 4, agreement against the stored answers. Prints "compress OK" last."""
+B x layers x KV heads x d_head x 2 x 4, agreement against the stored answers; every policy setting recorded; with the
+question outside (question_tokens q > 0), the last q prompt positions held by every cell. Prints "compress OK" last."""
 import sys
 
 import h5py
@@ -18,6 +19,13 @@ def main(path):
         n = int(f.attrs["n_prompt"])
         L, G, d = (int(f.attrs[k]) for k in ("n_layers", "n_kv_heads", "d_head"))
         max_tokens = int(f.attrs["max_tokens"])
+        for name in ("window", "pool_kernel", "pseudo_content", "pseudo_position", "pseudo_far_offset", "expected_covariance",
+                     "expected_value_norm", "expected_epsilon", "question_placement", "question_tokens"):
+            check(name in f.attrs, f"setting {name} missing")
+        q = int(f.attrs["question_tokens"])
+        placement = f.attrs["question_placement"]
+        placement = placement.decode() if isinstance(placement, bytes) else placement
+        check((placement == "outside") == (q > 0), f"question_placement {placement} with {q} question tokens")
         check(f["tokens/prompt"].shape == (n,), "tokens/prompt shape")
         full = f["tokens/full"][()]
         policies = [p.decode() if isinstance(p, bytes) else p for p in f["cells/policy"][()]]
@@ -39,6 +47,8 @@ def main(path):
                     row = kept[l, g][kept[l, g] >= 0]
                     check(np.all(np.diff(row) > 0), f"{policy} {budget}: layer {l} head {g} not ascending")
                     check(row.size == 0 or (row[0] >= 0 and row[-1] < n), f"{policy} {budget}: positions out of range")
+                    if q > 0:
+                        check(np.array_equal(row[-q:], np.arange(n - q, n)), f"{policy} {budget}: the question is not held whole")
             if policy == "pyramidkv":
                 check(counts.sum() == entries[i] * L * G, f"pyramidkv {budget}: mean budget {counts.mean()} != {entries[i]}")
             else:
@@ -53,6 +63,8 @@ def main(path):
             same = sum(1 for a, b in zip(answer, full) if a == b)
             expected = 1.0 if longest == 0 else same / longest
             check(abs(agreement[i] - expected) < 1e-12, f"{policy} {budget}: agreement {agreement[i]} != {expected}")
+    if q > 0:
+        print(f"question outside: {q} tokens held by every cell")
     print("compress OK")
 
 

@@ -40,10 +40,13 @@ def main(path, csv_path):
         grid = json.loads(f.attrs["grid"])
         L, G, d = (int(f.attrs[k]) for k in ("n_layers", "n_kv_heads", "d_head"))
         c = {name: f["cells/" + name][()] for name in f["cells"]}
-    for name in ("task", "policy", "answer", "reference"):
+    for name in ("task", "policy", "placement", "answer", "reference"):
         c[name] = text(c[name])
     rows = len(c["task"])
     check(all(len(v) == rows for v in c.values()), "cells/ columns of equal length")
+    placement = grid["settings"].get("question_placement")
+    check(placement in ("inside", "outside"), f"grid question_placement {placement!r}")
+    check(all(p == placement for p in c["placement"]), "rows' placement differs from the grid's")
     for i in range(rows):
         task, answer, reference = c["task"][i], c["answer"][i], c["reference"][i]
         if task == "niah":
@@ -64,6 +67,7 @@ def main(path, csv_path):
     check(len(table) == rows, f"CSV has {len(table)} rows, HDF5 {rows}")
     for i, r in enumerate(table):
         check(r["task"] == c["task"][i] and r["policy"] == c["policy"][i] and r["answer"] == c["answer"][i], f"CSV row {i}")
+        check(r["placement"] == c["placement"][i], f"CSV row {i} placement")
         check(int(r["budget"]) == c["budget"][i] and int(r["cache_bytes"]) == c["cache_bytes"][i], f"CSV row {i} numbers")
         check(abs(float(r["score"]) - c["score"][i]) < 1e-12, f"CSV row {i} score")
     # Every cell of the grid is there exactly once (a whole, unsharded file).

@@ -77,6 +77,21 @@ public struct EvaluationPromptFormat: Sendable {
     }
 }
 
+extension EvaluationPromptFormat {
+    /// The index of the token of `rendered` that covers UTF-8 byte `offset` of its text: the first token of
+    /// whatever starts there, cut at a boundary of the prompt's own tokenization. Nil as `tokenRange`.
+    public func tokenIndex(coveringByte offset: Int, in rendered: Rendered) -> Int? {
+        tokenRange(of: offset..<(offset + 1), in: rendered)?.lowerBound
+    }
+
+    /// `context`, a blank line and `question` as one user message (no answer prefix), and the index of the
+    /// token where the question starts (`tokenIndex(coveringByte:in:)`; nil as there).
+    public func render(context: String, question: String) -> (rendered: Rendered, questionTokenStart: Int?) {
+        let rendered = render(content: context + "\n\n" + question, answerPrefix: "")
+        return (rendered, tokenIndex(coveringByte: rendered.contentOffset + context.utf8.count + 2, in: rendered))
+    }
+}
+
 /// The largest `n` in `minimum...` with `count(n) ≤ target`, searched from `guess`: steps out from the guess,
 /// doubling, until it brackets the answer, then bisects. Counts of tokenized text are monotone only up to a
 /// token at merge boundaries; the result `n` satisfies `count(n) ≤ target < count(n + 1)`. Nil when even

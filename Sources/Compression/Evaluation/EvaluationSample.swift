@@ -1,3 +1,5 @@
+import Probe
+
 /// One evaluation prompt, ready to prefill, with what scoring and provenance need.
 ///
 /// `length` is the requested context length L: the number of prompt token ids the builders aim at
@@ -34,10 +36,17 @@ public struct EvaluationSample: Sendable, Equatable {
     /// The prompt tokens that cover the needle text (a token straddling its edge included); nil when the
     /// tokenizer's pieces do not spell the prompt text byte for byte (SentencePiece space handling).
     public var needleTokenRange: Range<Int>?
+    /// Where the question part starts: `promptTokens[..<questionTokenStart]` is the context, the rest (the
+    /// question, the end of the user turn, the assistant header, the answer prefix) is what the `outside`
+    /// placement appends after eviction. The cut is the token covering the question's first byte, a boundary of
+    /// the prompt's own tokenization, so both parts together are the prompt exactly. Nil when the tokenizer's
+    /// pieces do not spell the prompt text byte for byte.
+    public var questionTokenStart: Int?
 
     public init(task: EvaluationTask, length: Int, depthPercent: Double?, sampleIndex: Int?, promptTokens: [Int],
                 promptText: String, references: [String], needle: String, key: String?, value: String?,
-                maxNewTokens: Int, answerPrefix: String, needleDepthPercent: Double, needleTokenRange: Range<Int>?) {
+                maxNewTokens: Int, answerPrefix: String, needleDepthPercent: Double, needleTokenRange: Range<Int>?,
+                questionTokenStart: Int? = nil) {
         self.task = task
         self.length = length
         self.depthPercent = depthPercent
@@ -52,6 +61,14 @@ public struct EvaluationSample: Sendable, Equatable {
         self.answerPrefix = answerPrefix
         self.needleDepthPercent = needleDepthPercent
         self.needleTokenRange = needleTokenRange
+        self.questionTokenStart = questionTokenStart
+    }
+
+    /// The tokens compression sees and those appended after eviction (`QuestionPlacement.split`).
+    public func split(_ placement: QuestionPlacement) throws -> (context: [Int], question: [Int]) {
+        do { return try placement.split(promptTokens, questionStart: questionTokenStart) } catch {
+            throw ProbeError("\(task.name) L\(length): \(error)")
+        }
     }
 
     /// The score of a generated answer (the text after the answer prefix), in 0…1: NIAH,

@@ -61,7 +61,8 @@ public struct NeedleTask: Sendable {
         let bytes = pieces.flatMap { $0 }
         let questionEnd = format.chatTemplate == nil && !answerPrefix.isEmpty ? "\n" : ""
 
-        func build(_ b: Int) -> (EvaluationPromptFormat.Rendered, Range<Int>) {
+        // The prompt with b haystack tokens, the needle's byte range in it, and where the question starts.
+        func build(_ b: Int) -> (EvaluationPromptFormat.Rendered, Range<Int>, Int) {
             let hay = Self.completeUTF8(bytes[0..<ends[b]])
             var cut = depthPercent >= 100 ? hay.count : min(ends[Int(Double(b) * depthPercent / 100)], hay.count)
             if depthPercent < 100 {
@@ -72,7 +73,8 @@ public struct NeedleTask: Sendable {
             let rendered = format.render(content: before + needle + after + "\n\n" + question + questionEnd,
                                          answerPrefix: answerPrefix)
             let start = rendered.contentOffset + before.utf8.count
-            return (rendered, start..<start + needle.utf8.count)
+            let questionByte = start + needle.utf8.count + after.utf8.count + 2
+            return (rendered, start..<start + needle.utf8.count, questionByte)
         }
 
         let bare = build(0).0.tokens.count
@@ -80,12 +82,13 @@ public struct NeedleTask: Sendable {
                                      count: { build($0).0.tokens.count }) else {
             throw ProbeError("NIAH context length \(length) is too short: the prompt without any haystack takes \(bare) tokens")
         }
-        let (rendered, needleBytes) = build(b)
+        let (rendered, needleBytes, questionByte) = build(b)
         return EvaluationSample(task: .niah, length: length, depthPercent: depthPercent, sampleIndex: nil,
                                 promptTokens: rendered.tokens, promptText: rendered.text, references: [answer],
                                 needle: needle, key: nil, value: nil, maxNewTokens: maxNewTokens,
                                 answerPrefix: answerPrefix, needleDepthPercent: depthPercent,
-                                needleTokenRange: format.tokenRange(of: needleBytes, in: rendered))
+                                needleTokenRange: format.tokenRange(of: needleBytes, in: rendered),
+                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered))
     }
 
     /// The first `count` tokens of the haystack (repeated as needed), tokenized from a text prefix long

@@ -135,15 +135,17 @@ public struct RulerTask: Sendable {
         let needle = Self.fill(Self.needleTemplate, ["type_needle_v": kind.rawValue, "key": d.key, "value": d.value])
         let answerPrefix = Self.fill(Self.answerPrefixTemplate, ["type_needle_v": kind.singular, "query": d.key])
 
-        // The prompt with a haystack of n units (words or noise blocks), and the needle's byte range in it.
-        func build(_ n: Int) -> (EvaluationPromptFormat.Rendered, Range<Int>, Double) {
+        // The prompt with a haystack of n units (words or noise blocks), the needle's byte range in it, the
+        // needle's depth, and where the question (after the context's closing newline) starts.
+        func build(_ n: Int) -> (EvaluationPromptFormat.Rendered, Range<Int>, Double, Int) {
             let (context, needleOffset, depth) = self.context(units: n, needle: needle, placement: d.placement)
             let parts = Self.questionTemplate.components(separatedBy: "{context}")
             let head = Self.fill(parts[0], ["type_needle_v": kind.singular, "query": d.key])
             let tail = Self.fill(parts[1], ["type_needle_v": kind.singular, "query": d.key])
             let rendered = format.render(content: head + context + tail, answerPrefix: answerPrefix)
             let start = rendered.contentOffset + head.utf8.count + needleOffset
-            return (rendered, start..<start + needle.utf8.count, depth)
+            let questionByte = rendered.contentOffset + head.utf8.count + context.utf8.count + 1
+            return (rendered, start..<start + needle.utf8.count, depth, questionByte)
         }
 
         let smallest = build(1).0.tokens.count
@@ -155,12 +157,13 @@ public struct RulerTask: Sendable {
         let perUnit = Double(build(probeUnits).0.tokens.count - smallest) / Double(probeUnits - 1)
         let guess = 1 + Int(Double(length - smallest) / max(perUnit, 0.01))
         let n = largestFitting(target: length, guess: guess, minimum: 1, count: { build($0).0.tokens.count }) ?? 1
-        let (rendered, needleBytes, depth) = build(n)
+        let (rendered, needleBytes, depth, questionByte) = build(n)
         return EvaluationSample(task: task, length: length, depthPercent: nil, sampleIndex: index,
                                 promptTokens: rendered.tokens, promptText: rendered.text, references: [d.value],
                                 needle: needle, key: d.key, value: d.value, maxNewTokens: maxNewTokens,
                                 answerPrefix: answerPrefix, needleDepthPercent: depth,
-                                needleTokenRange: format.tokenRange(of: needleBytes, in: rendered))
+                                needleTokenRange: format.tokenRange(of: needleBytes, in: rendered),
+                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered))
     }
 
     /// The haystack of `n` units with the needle placed, the needle's byte offset in it, and its depth in percent.

@@ -2,9 +2,11 @@ import Analysis
 import Probe
 
 /// `dapq`: `w` pseudo tokens of cheap content (default the prompt's first 4 and last w−4 tokens) placed at
-/// the future decoding positions n … n+w−1 run through the model on the full prompt cache; their queries
-/// (optionally with the last r real prompt queries) score the prompt keys; pooled as SnapKV, window kept.
-/// Their own keys and values are discarded.
+/// the future decoding positions n … n+w−1 (or any other position of the ablation grid, `pseudoPosition`) run
+/// through the model on the full prompt cache; their queries (optionally with the last r real prompt queries)
+/// score the prompt keys; pooled as SnapKV, window kept. Their own keys and values are discarded. `oracle`
+/// content is the full-cache answer continued greedily to w tokens (`PromptEvidence.oracleContent`), as the
+/// ablation defines it.
 public struct DapQPolicy: EvictionPolicy {
     public let name = "dapq"
     public let settings: CompressionSettings
@@ -16,9 +18,6 @@ public struct DapQPolicy: EvictionPolicy {
     }
 
     public func check(promptLength n: Int) throws {
-        guard settings.pseudoContent != .oracle else {
-            throw ProbeError("policy dapq: the oracle content needs the answer; use the oracle policy for that bound")
-        }
         try WindowCheck.check(name, window: settings.pseudoCount, promptLength: n, option: "--pseudo-count")
         try WindowCheck.check(name, window: settings.recentKept, promptLength: n)
         try WindowCheck.check(name, window: settings.pseudoPromptQueries, promptLength: n, option: "--pseudo-prompt-queries")
@@ -26,7 +25,7 @@ public struct DapQPolicy: EvictionPolicy {
 
     /// The pseudo tokens' token ids for this prompt.
     public func pseudoTokens(_ evidence: PromptEvidence) throws -> [Int] {
-        try builder(evidence.model).tokens(settings.pseudoContent, prompt: evidence.prompt)
+        try builder(evidence.model).tokens(settings.pseudoContent, prompt: evidence.prompt, oracle: evidence.oracleContent)
     }
 
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
@@ -34,8 +33,8 @@ public struct DapQPolicy: EvictionPolicy {
         let tokens = try pseudoTokens(evidence)
         let lengths = cache.lengths
         let recorder = QueryRecorder(config: evidence.model.config)
-        recorder.observe(evidence.model, tokens: tokens, positions: PseudoPosition.future.positions(promptLength: n, window: tokens.count),
-                         cache: cache, logits: .none)
+        let positions = settings.pseudoPosition.positions(promptLength: n, window: tokens.count, farOffset: settings.pseudoFarOffset)
+        recorder.observe(evidence.model, tokens: tokens, positions: positions, cache: cache, logits: .none)
         cache.truncate(to: lengths)
         var queries = recorder.querySet(.afterPrompt(promptLength: n))
         if settings.pseudoPromptQueries > 0 { queries = queries.appending(evidence.lastPromptQueries(settings.pseudoPromptQueries)) }

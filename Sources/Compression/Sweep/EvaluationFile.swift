@@ -6,8 +6,8 @@ import Probe
 /// Root attributes: the common header (`ModelProvenance`), `grid` (the grid as canonical JSON), `shard`
 /// (`I/N`; `1/1` for a whole or merged run), `units` (how many units of the grid this file holds), `seed`,
 /// `n_prompt` and `n_decode` (the largest prompt and answer limit), `complete`. Group `cells/` holds 1-D
-/// datasets over dimension `cell`, one row per cell in grid order: `task`, `policy`, `answer`, `reference`
-/// (strings); `length`, `sample` (−1 for NIAH), `budget` (0: full cache), `entries`, `prompt_tokens`,
+/// datasets over dimension `cell`, one row per cell in grid order: `task`, `policy`, `placement` (`inside` or
+/// `outside`), `answer`, `reference` (strings); `length`, `sample` (−1 for NIAH), `budget` (0: full cache), `entries`, `prompt_tokens`,
 /// `generated_tokens` (int32); `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`,
 /// `decode_ms` (float64); `cache_bytes` (int64).
 public enum EvaluationFile {
@@ -15,7 +15,7 @@ public enum EvaluationFile {
     public static let schemaVersion = 1
 
     /// The CSV's header, in column order.
-    public static let csvColumns = ["task", "length", "depth", "sample", "policy", "budget", "score", "answer", "cache_bytes",
+    public static let csvColumns = ["task", "length", "depth", "sample", "policy", "placement", "budget", "score", "answer", "cache_bytes",
                                     "prefill_ms", "score_ms", "decode_ms", "entries", "reference", "needle_depth",
                                     "prompt_tokens", "generated_tokens"]
 
@@ -68,7 +68,8 @@ public enum EvaluationFile {
             try f.createDataset("cells/\(name)", values: values, shape: [rows.count], description: description).attachScales(["cell"])
         }
         try strings("task", rows.map(\.task), "niah, niah_single_1, niah_single_2 or niah_single_3")
-        try strings("policy", rows.map(\.policy), "eviction policy")
+        try strings("policy", rows.map(\.policy), "eviction policy (a dapq cell as dapq[content=…,position=…])")
+        try strings("placement", rows.map(\.placement), "inside: the question compressed with the context; outside: appended after eviction")
         try strings("answer", rows.map(\.answer), "the greedy answer (after the answer prefix)")
         try strings("reference", rows.map(\.reference), "reference answers, joined by ' | '")
         try ints("length", rows.map(\.length), "prompt length asked for, in tokens")
@@ -95,8 +96,8 @@ public enum EvaluationFile {
         func number(_ x: Double) -> String { String(format: "%.6g", x) }
         var lines = [csvColumns.joined(separator: ",")]
         for r in rows {
-            let fields = [r.task, String(r.length), r.depth.map { EvaluationGrid.format($0) } ?? "", String(r.sample), r.policy,
-                          String(r.budget), String(r.score), quoted(r.answer), String(r.cacheBytes), number(r.prefillMs),
+            let fields = [r.task, String(r.length), r.depth.map { EvaluationGrid.format($0) } ?? "", String(r.sample), quoted(r.policy),
+                          r.placement, String(r.budget), String(r.score), quoted(r.answer), String(r.cacheBytes), number(r.prefillMs),
                           number(r.scoreMs), number(r.decodeMs), String(r.entries), quoted(r.reference),
                           String(r.needleDepth), String(r.promptTokens), String(r.generatedTokens)]
             lines.append(fields.joined(separator: ","))
@@ -122,6 +123,8 @@ public enum EvaluationFile {
         func ints(_ n: String) throws -> [Int] { try f.openDataset("cells/\(n)").read(Int32.self).map(Int.init) }
         func doubles(_ n: String) throws -> [Double] { try f.openDataset("cells/\(n)").read(Double.self) }
         let task = try strings("task"), policy = try strings("policy"), answer = try strings("answer"), reference = try strings("reference")
+        // Files written before the placement existed had the question inside.
+        let placement = f.exists("cells/placement") ? try strings("placement") : Array(repeating: QuestionPlacement.inside.rawValue, count: task.count)
         let length = try ints("length"), sample = try ints("sample"), budget = try ints("budget"), entries = try ints("entries")
         let promptTokens = try ints("prompt_tokens"), generated = try ints("generated_tokens")
         let depth = try doubles("depth"), needleDepth = try doubles("needle_depth"), score = try doubles("score")
@@ -129,7 +132,7 @@ public enum EvaluationFile {
         let bytes = try f.openDataset("cells/cache_bytes").read(Int64.self)
         let rows = task.indices.map { i in
             EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
-                          budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
+                          placement: placement[i], budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
                           needleDepth: needleDepth[i], promptTokens: promptTokens[i], generatedTokens: generated[i],
                           cacheBytes: Int(bytes[i]), prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i])
         }

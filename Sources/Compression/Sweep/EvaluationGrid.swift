@@ -25,6 +25,7 @@ public struct EvaluationGrid: Sendable, Codable, Equatable {
     public var lengths: [Int]
     public var depths: [Double]
     public var samples: Int
+    /// The policies as `PolicySpec` writes them (`snapkv`, `dapq[content=suffix,position=far]`).
     public var policies: [String]
     public var budgets: [Int]
     public var seed: UInt64
@@ -35,17 +36,18 @@ public struct EvaluationGrid: Sendable, Codable, Equatable {
     public var answer: String
     public var haystack: String
     public var wordList: String
-    /// The policy settings (`CompressionSettings`) and numerics, as name → value.
+    /// The policy settings (`CompressionSettings.record`, the question placement included) and numerics, as
+    /// name → value.
     public var settings: [String: String]
 
-    public init(tasks: [EvaluationTask], lengths: [Int], depths: [Double], samples: Int, policies: [PolicyName],
+    public init(tasks: [EvaluationTask], lengths: [Int], depths: [Double], samples: Int, policies: [PolicySpec],
                 budgets: [Int], seed: UInt64, needle: String, question: String, answerPrefix: String, answer: String,
                 haystack: String, wordList: String, settings: [String: String]) {
         self.tasks = tasks.map(\.name)
         self.lengths = lengths
         self.depths = depths
         self.samples = samples
-        self.policies = policies.map(\.rawValue)
+        self.policies = policies.map(\.description)
         self.budgets = budgets
         self.seed = seed
         self.needle = needle

@@ -8,6 +8,8 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
     /// RULER sample index (−1 for NIAH).
     public var sample: Int
     public var policy: String
+    /// `inside` (the question compressed with the context) or `outside` (appended after eviction).
+    public var placement: String
     /// Entries per (layer, KV head) asked for; 0 for `full`.
     public var budget: Int
     /// Entries kept per (layer, KV head) (the prompt length for `full`, the mean for `pyramidkv`).

@@ -17,9 +17,10 @@ public enum EvaluationSummary {
             }
             out.append("\(task): mean score over \(units) prompts")
             if policies.contains("full") { out.append("  full cache (reference): \(mean("full", nil).trimmingCharacters(in: .whitespaces))") }
-            out.append("  policy     " + budgets.map { String(repeating: " ", count: max(0, 6 - String($0).count)) + String($0) }.joined(separator: "  "))
+            let width = max(9, policies.map(\.count).max() ?? 0)
+            out.append("  " + "policy".padding(toLength: width, withPad: " ", startingAt: 0) + "  " + budgets.map { String(repeating: " ", count: max(0, 6 - String($0).count)) + String($0) }.joined(separator: "  "))
             for policy in policies where policy != "full" {
-                out.append("  " + policy.padding(toLength: 9, withPad: " ", startingAt: 0) + "  "
+                out.append("  " + policy.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                            + budgets.map { mean(policy, $0) }.joined(separator: "  "))
             }
         }

@@ -24,13 +24,13 @@ public struct EvaluationSweep {
 
     /// Refuses, before any long work, units that cannot run (too long for the context, shorter than a window).
     public func check(_ units: [EvaluationUnit]) throws {
-        let policies = grid.policies.compactMap(PolicyName.init(rawValue:))
+        let policies = try grid.policies.map(PolicySpec.init(parsing:))
         let context = compressor.model.config.contextLength
         for unit in units {
             guard unit.length + unit.task.maxNewTokens + compressor.settings.pseudoCount <= context else {
                 throw ProbeError("\(unit.name): \(unit.length) prompt tokens and \(unit.task.maxNewTokens) answer tokens exceed the model's context of \(context) tokens")
             }
-            for policy in policies { try policy.make(compressor.settings).check(promptLength: unit.length) }
+            for spec in policies { try spec.make(compressor.settings).check(promptLength: unit.length) }
         }
     }
 
@@ -50,19 +50,22 @@ public struct EvaluationSweep {
         return units.flatMap { byUnit[$0.name] ?? [] }
     }
 
-    /// Builds, compresses, decodes and scores one unit.
+    /// Builds, compresses, decodes and scores one unit (the question inside or outside the compressed prompt, as
+    /// the compressor's settings place it).
     public func rows(for unit: EvaluationUnit, progress: ((CompressionProgress) -> Void)? = nil) throws -> [EvaluationRow] {
         let sample = try samples.sample(unit)
-        let policies = grid.policies.compactMap(PolicyName.init(rawValue:))
-        let result = try compressor.run(prompt: sample.promptTokens, policies: policies, budgets: grid.budgets.map(Budget.entries),
-                                        maxTokens: sample.maxNewTokens, progress: progress)
+        let policies = try grid.policies.map(PolicySpec.init(parsing:))
+        let placement = compressor.settings.questionPlacement
+        let (context, question) = try sample.split(placement)
+        let result = try compressor.run(prompt: context, question: question, policies: policies,
+                                        budgets: grid.budgets.map(Budget.entries), maxTokens: sample.maxNewTokens, progress: progress)
         let totalTokens = max(1, result.cells.reduce(0) { $0 + $1.tokens.count })
         return result.cells.map { cell in
             let budget: Int
             if case .entries(let b) = cell.budget, cell.policy != PolicyName.full.rawValue { budget = b } else { budget = 0 }
             return EvaluationRow(
                 task: unit.task.name, length: unit.length, depth: unit.depth, sample: unit.sample ?? -1, policy: cell.policy,
-                budget: budget, entries: cell.entries, score: sample.score(answer: cell.text), answer: cell.text,
+                placement: placement.rawValue, budget: budget, entries: cell.entries, score: sample.score(answer: cell.text), answer: cell.text,
                 reference: sample.references.joined(separator: " | "), needleDepth: sample.needleDepthPercent,
                 promptTokens: sample.promptTokens.count, generatedTokens: cell.tokens.count, cacheBytes: cell.cacheBytes,
                 prefillMs: result.prefillSeconds * 1000, scoreMs: cell.scoreSeconds * 1000,

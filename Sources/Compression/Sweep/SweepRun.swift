@@ -10,6 +10,8 @@ public struct SweepRun {
     public var force = false
     public var haystackPath: String?
     public var wordListPath = RulerWordList.defaultPath
+    /// A folder to write this shard's prompts into before the sweep runs (`SavedPrompts`); nil: none.
+    public var savePrompts: String?
 
     public init(out: String) { self.out = out }
 
@@ -29,6 +31,9 @@ public struct SweepRun {
             let samples = try EvaluationSamples(model: compressor.model, grid: grid, haystackPath: haystackPath, wordListPath: wordListPath)
             let sweep = EvaluationSweep(compressor: compressor, grid: grid, samples: samples)
             try sweep.check(shard.units(of: grid.units))
+            if let savePrompts {
+                for unit in shard.units(of: grid.units) { try SavedPrompts.write(try samples.sample(unit), unit: unit, to: savePrompts) }
+            }
             let journal = try EvaluationJournal(out: out, grid: grid, shard: shard, modelSHA256: provenance.modelSHA256,
                                                 resume: resume, restart: force)
             let rows = try sweep.run(shard: shard, journal: journal, progress: progress)
