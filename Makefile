@@ -102,7 +102,30 @@ cluster-test: setup venv-test
 	bash scripts/cluster/cluster-test.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
+
+## Fuzzing (issue 22): libFuzzer on the GGUF reader (parse from memory, dequantize, load the model, a few tokens of
+## forward pass) and on the tokenizer (encode/decode round trip), in a separate build (.build-fuzz) with bounds
+## checks on (-O, not -Ounchecked), the address sanitizer and coverage instrumentation. Seeds are generated
+## (Sources/ProbeFuzzing/FuzzSeeds.swift); the corpora grow under .build-fuzz/corpus-*; a crash is written to
+## .build-fuzz/crash-* and stops the run (minimize it, then add it to Tests/Fixtures/fuzz/).
+##   FUZZ_RUNS            executions on the GGUF reader (default 1000000)
+##   FUZZ_TOKENIZER_RUNS  executions on the tokenizer (default 200000)
+FUZZ_RUNS ?= 1000000
+FUZZ_TOKENIZER_RUNS ?= 200000
+FUZZER_LIB = $(firstword $(wildcard $(dir $(realpath $(shell which swiftc)))../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
+SWIFT_FUZZ := --scratch-path .build-fuzz -c debug -Xswiftc -O -Xswiftc -sanitize=address \
+  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table $(CPU_FLAGS)
+.PHONY: fuzz
+fuzz: setup
+	@test -n "$(FUZZER_LIB)" || { echo "fuzz: libFuzzer (libclang_rt.fuzzer_no_main) not found in the Swift toolchain"; exit 1; }
+	set -o pipefail; DAPQ_PROBE_FUZZ=1 swift build $(SWIFT_FUZZ) -Xlinker $(FUZZER_LIB) -Xlinker -lstdc++ --product fuzz-gguf 2>&1 | grep -v "ld.gold: warning"
+	set -o pipefail; DAPQ_PROBE_FUZZ=1 swift build $(SWIFT_FUZZ) -Xlinker $(FUZZER_LIB) -Xlinker -lstdc++ --product fuzz-tokenizer 2>&1 | grep -v "ld.gold: warning"
+	mkdir -p .build-fuzz/corpus-gguf .build-fuzz/corpus-tokenizer
+	SWIFT_BACKTRACE=enable=no DAPQ_PROBE_FUZZ_SEEDS=.build-fuzz/corpus-gguf .build-fuzz/debug/fuzz-gguf .build-fuzz/corpus-gguf \
+	  -runs=$(FUZZ_RUNS) -max_len=65536 -print_final_stats=1 -artifact_prefix=.build-fuzz/
+	SWIFT_BACKTRACE=enable=no DAPQ_PROBE_FUZZ_SEEDS=.build-fuzz/corpus-tokenizer .build-fuzz/debug/fuzz-tokenizer .build-fuzz/corpus-tokenizer \
+	  -runs=$(FUZZ_TOKENIZER_RUNS) -max_len=4096 -print_final_stats=1 -artifact_prefix=.build-fuzz/
 
 ## The forward-pass benchmark (issue 9): builds release, creates the peer venvs when missing (llama-cpp-python;
 ## CPU-only torch + transformers + gguf), then runs ours, llama.cpp and PyTorch interleaved, same GGUF, same ids,

@@ -5,6 +5,13 @@ import PackageDescription
 /// when a KV cache must be cut? See README.md and DESIGN.md.
 let releaseFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
+/// The libFuzzer targets (`make fuzz`) link libFuzzer's `main`, so they exist only in builds that ask for them:
+/// `DAPQ_PROBE_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer ...` (see the Makefile).
+let fuzzTargets: [Target] = Context.environment["DAPQ_PROBE_FUZZ"] == "1" ? [
+    .executableTarget(name: "fuzz-gguf", dependencies: ["ProbeFuzzing"]),
+    .executableTarget(name: "fuzz-tokenizer", dependencies: ["ProbeFuzzing"]),
+] : []
+
 let package = Package(
     name: "dapq-probe",
     products: [
@@ -27,6 +34,7 @@ let package = Package(
                 "Probe", "Analysis", "Compression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Analysis", "Compression"]),
-    ]
+        .target(name: "ProbeFuzzing", dependencies: ["Probe"]),
+        .testTarget(name: "ProbeTests", dependencies: ["Probe", "Analysis", "Compression", "ProbeFuzzing"]),
+    ] + fuzzTargets
 )

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Probe
+import ProbeFuzzing
 
 /// The GGUF reader and dequantization against the `gguf` Python package (fixtures from
 /// scripts/make_dequant_fixtures.py), and the errors for bad files.

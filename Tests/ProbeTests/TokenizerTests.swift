@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Probe
+import ProbeFuzzing
 
 /// The tokenizer and chat template: unit tests on hand-made data, then parity with llama.cpp on SmolLM2
 /// (fixtures from scripts/make_llama_fixtures.py: tokenize.json, chat.json).

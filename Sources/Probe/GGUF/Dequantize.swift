@@ -1,9 +1,14 @@
 /// Conversion of ggml block formats to float32. Layouts follow the GGUF specification of each type
 /// (ggml's `block_q4_0`, `block_q4_K`, …); every function takes whole blocks.
 public enum Dequantize {
-    /// Dequantizes `count` values of `type` from `source` into `out`.
+    /// Dequantizes `count` values of `type` from `source` into `out`. `count` is whole blocks and `source` holds
+    /// them all; anything else is a caller's bug and stops the program (also where bounds checks are compiled out).
     public static func run(_ type: GGMLType, from source: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>, count: Int) {
-        let src = source.baseAddress!
+        guard count >= 0, count % type.blockSize == 0,
+              let needed = CheckedArithmetic.product(count / type.blockSize, type.bytesPerBlock), needed <= source.count else {
+            fatalError("Dequantize: \(count) \(type.name) values do not fit \(source.count) bytes of whole blocks")
+        }
+        guard count > 0, let src = source.baseAddress else { return }
         let blocks = count / type.blockSize
         let stride = type.bytesPerBlock
         let n = type.blockSize

@@ -11,4 +11,20 @@ public struct GGUFError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "\(path): \(problem)" }
+
+    /// Text read from a file (a tensor name, a key, a tokenizer name), single-quoted for a one-line message: control
+    /// and line-separating characters escaped, cut after `limit` characters.
+    public static func quote(_ text: String, limit: Int = 80) -> String {
+        var out = ""
+        for (i, scalar) in text.unicodeScalars.enumerated() {
+            if i == limit { out += "…"; break }
+            let category = scalar.properties.generalCategory
+            if category == .control || category == .lineSeparator || category == .paragraphSeparator || category == .format {
+                out += scalar.escaped(asASCII: true)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return "'" + out + "'"
+    }
 }

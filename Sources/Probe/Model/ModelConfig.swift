@@ -20,7 +20,7 @@ public struct ModelConfig: Sendable {
         let archName = try gguf.requireString("general.architecture")
         guard let arch = Architecture.named(archName) else {
             let known = Architecture.all.map(\.name).joined(separator: ", ")
-            throw GGUFError(path: gguf.path, "unsupported architecture '\(archName)' (supported: \(known))")
+            throw GGUFError(path: gguf.path, "unsupported architecture \(GGUFError.quote(archName)) (supported: \(known))")
         }
         let p = archName + "."
         architecture = arch
@@ -37,8 +37,11 @@ public struct ModelConfig: Sendable {
             throw GGUFError(path: gguf.path, "inconsistent metadata: embedding \(dModel), \(nHeads) heads, \(nKVHeads) KV heads")
         }
         dHead = gguf.int(p + "attention.key_length") ?? dModel / nHeads
+        guard dHead > 0, CheckedArithmetic.product([nHeads, dHead, 3]) != nil, CheckedArithmetic.product([dFF, 2]) != nil else {
+            throw GGUFError(path: gguf.path, "inconsistent metadata: head size \(dHead) with \(nHeads) heads, feed-forward \(dFF)")
+        }
         ropeDims = gguf.int(p + "rope.dimension_count") ?? dHead
-        guard ropeDims <= dHead, ropeDims % 2 == 0 else {
+        guard ropeDims > 0, ropeDims <= dHead, ropeDims % 2 == 0 else {
             throw GGUFError(path: gguf.path, "inconsistent metadata: rope.dimension_count \(ropeDims) with head size \(dHead)")
         }
         ropeBase = Float(gguf.double(p + "rope.freq_base") ?? arch.defaultRopeBase)

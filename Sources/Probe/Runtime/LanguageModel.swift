@@ -21,11 +21,20 @@ public final class LanguageModel: @unchecked Sendable {
     public var numerics: Numerics = .llamaCpp
 
     /// Loads and checks a GGUF model; errors are one line naming the file.
-    public init(path: String) throws {
-        gguf = try GGUFFile(path: path)
+    public convenience init(path: String) throws {
+        try self.init(gguf: try GGUFFile(path: path))
+    }
+
+    /// Checks the model in a parsed GGUF and loads its weights and tokenizer; errors are one line naming the file.
+    public init(gguf: GGUFFile) throws {
+        self.gguf = gguf
         config = try ModelConfig(gguf: gguf)
         weights = try ModelWeights(gguf: gguf, config: config)
         tokenizer = try Tokenizer(gguf: gguf)
+        // Every id the tokenizer produces indexes a row of the embedding.
+        guard tokenizer.vocabularySize <= config.vocabularySize else {
+            throw GGUFError(path: gguf.path, "the tokenizer has \(tokenizer.vocabularySize) tokens, token_embd.weight only \(config.vocabularySize) rows")
+        }
         rope = Rope(layout: config.architecture.ropeLayout, dims: config.ropeDims, base: config.ropeBase)
     }
 

@@ -75,8 +75,11 @@ final class QuantizedActivations {
         v.1 = (v.1 * id).rounded(.toNearestOrEven)
         v.2 = (v.2 * id).rounded(.toNearestOrEven)
         v.3 = (v.3 * id).rounded(.toNearestOrEven)
-        // |q| ≤ 127: the float sum of 32 of them is exact.
-        return (v, amax / 127, Int32(((v.0 + v.1) + (v.2 + v.3)).sum()))
+        // |q| ≤ 127: the float sum of 32 of them is exact, and a whole number of magnitude at most 4064 converts
+        // exactly by the same bit trick as the values; unlike Int32(_:), it does not trap when a weight file's
+        // NaN or infinity has reached the activations (the sum is then meaningless, as in llama.cpp).
+        let sum = ((v.0 + v.1) + (v.2 + v.3)).sum()
+        return (v, amax / 127, Int32(bitPattern: (sum + 12_582_912).bitPattern) &- 0x4B40_0000)
     }
 }
 

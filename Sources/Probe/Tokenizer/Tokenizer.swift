@@ -35,7 +35,7 @@ public final class Tokenizer: Sendable {
         case "gpt2":
             let preName = gguf.string("tokenizer.ggml.pre") ?? "default"
             guard let pre = PreTokenizer(name: preName) else {
-                throw GGUFError(path: gguf.path, "unsupported tokenizer.ggml.pre '\(preName)' (supported: "
+                throw GGUFError(path: gguf.path, "unsupported tokenizer.ggml.pre \(GGUFError.quote(preName)) (supported: "
                                 + PreTokenizer.supportedNames.map { "'\($0)'" }.joined(separator: ", ") + ")")
             }
             preTokenizerName = preName
@@ -49,7 +49,7 @@ public final class Tokenizer: Sendable {
             encoder = .sentencePiece(SentencePieceEncoder(vocabulary: vocabulary, scores: vocabulary.scores),
                                      addSpacePrefix: prefix)
         default:
-            throw GGUFError(path: gguf.path, "unsupported tokenizer.ggml.model '\(model)' "
+            throw GGUFError(path: gguf.path, "unsupported tokenizer.ggml.model \(GGUFError.quote(model)) "
                             + "(supported: 'gpt2', byte-level BPE; 'llama', SentencePiece)")
         }
         specials = SpecialTokenSplitter(vocabulary: vocabulary)

@@ -80,18 +80,28 @@ struct Vocabulary: Sendable {
             guard let types = typeValues.arrayValue else {
                 throw GGUFError(path: gguf.path, "tokenizer.ggml.token_type is \(typeValues.typeName), expected an array")
             }
-            guard types.count >= n else {
+            guard types.count == n else {
                 throw GGUFError(path: gguf.path, "tokenizer.ggml.token_type has \(types.count) entries for \(n) tokens")
             }
-            for i in 0..<n { attributes[i] = Attributes(tokenType: types[i].intValue ?? 0) }
+            for i in 0..<n {
+                guard let type = types[i].intValue else {
+                    throw GGUFError(path: gguf.path, "tokenizer.ggml.token_type[\(i)] is \(types[i].typeName), expected an integer")
+                }
+                attributes[i] = Attributes(tokenType: type)
+            }
         }
 
         var scores = [Float](repeating: 0, count: n)
         if let scoreValues = gguf.metadata["tokenizer.ggml.scores"] {
-            guard let list = scoreValues.arrayValue, list.count >= n else {
+            guard let list = scoreValues.arrayValue, list.count == n else {
                 throw GGUFError(path: gguf.path, "tokenizer.ggml.scores is \(scoreValues.typeName), expected \(n) numbers")
             }
-            for i in 0..<n { scores[i] = Float(list[i].doubleValue ?? 0) }
+            for i in 0..<n {
+                guard let score = list[i].doubleValue else {
+                    throw GGUFError(path: gguf.path, "tokenizer.ggml.scores[\(i)] is \(list[i].typeName), expected a number")
+                }
+                scores[i] = Float(score)
+            }
         }
 
         var idOfText: [[UInt8]: Int] = [:]
@@ -107,8 +117,11 @@ struct Vocabulary: Sendable {
                 throw GGUFError(path: gguf.path, "tokenizer.ggml.merges is \(mergeValues.typeName), expected an array")
             }
             merges.reserveCapacity(list.count)
-            for v in list {
-                let bytes = Array((v.stringValue ?? "").utf8)
+            for (i, v) in list.enumerated() {
+                guard let merge = v.stringValue else {
+                    throw GGUFError(path: gguf.path, "tokenizer.ggml.merges[\(i)] is \(v.typeName), expected a string")
+                }
+                let bytes = Array(merge.utf8)
                 // llama.cpp splits at the first space after the first byte.
                 if bytes.count > 1, let space = bytes[1...].firstIndex(of: 0x20) {
                     merges.append((Array(bytes[..<space]), Array(bytes[(space + 1)...])))

@@ -1,28 +1,41 @@
 import Foundation
-@testable import Probe
+import Probe
 
-/// Writes small GGUF files for tests: any metadata, tensors with raw data of any type id.
-struct GGUFBuilder {
-    enum Value {
+/// Writes small GGUF files for tests and fuzzing seeds: any metadata, tensors with raw data of any type id.
+/// Fields stay mutable so that tests can break a valid file in one place (magic, version, a tensor's type).
+public struct GGUFBuilder: Sendable {
+    public enum Value: Sendable {
         case u32(UInt32), i32(Int32), f32(Float), bool(Bool), string(String), strings([String]), i32s([Int32]), f32s([Float])
+        /// Any value as its GGUF type id and little-endian payload, written as given.
+        case raw(type: UInt32, payload: [UInt8])
     }
 
-    var version: UInt32 = 3
-    var magic: [UInt8] = Array("GGUF".utf8)
-    var metadata: [(String, Value)] = []
-    var tensors: [(name: String, shape: [Int], typeID: UInt32, data: [UInt8])] = []
-    var alignment = 32
+    public typealias Tensor = (name: String, shape: [Int], typeID: UInt32, data: [UInt8])
 
-    mutating func set(_ key: String, _ value: Value) { metadata.append((key, value)) }
+    public var version: UInt32 = 3
+    public var magic: [UInt8] = Array("GGUF".utf8)
+    public var metadata: [(String, Value)] = []
+    public var tensors: [Tensor] = []
+    public var alignment = 32
+
+    public init() {}
+
+    public mutating func set(_ key: String, _ value: Value) { metadata.append((key, value)) }
 
     /// Adds a float32 tensor with the given values.
-    mutating func addF32(_ name: String, shape: [Int], values: [Float]) {
+    public mutating func addF32(_ name: String, shape: [Int], values: [Float]) {
         precondition(values.count == shape.reduce(1, *))
         let bytes = values.withUnsafeBytes { Array($0) }
         tensors.append((name, shape, GGMLType.f32.rawValue, bytes))
     }
 
-    func data() -> Data {
+    /// Adds a tensor of any type from its raw bytes (whole blocks of `type`).
+    public mutating func add(_ name: String, shape: [Int], type: GGMLType, data: [UInt8]) {
+        precondition(data.count == type.byteCount(elements: shape.reduce(1, *)))
+        tensors.append((name, shape, type.rawValue, data))
+    }
+
+    public func bytes() -> [UInt8] {
         var out = [UInt8]()
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
@@ -42,6 +55,7 @@ struct GGUFBuilder {
             case .strings(let a): u32(9); u32(8); u64(UInt64(a.count)); a.forEach(str)
             case .i32s(let a): u32(9); u32(5); u64(UInt64(a.count)); a.forEach { u32(UInt32(bitPattern: $0)) }
             case .f32s(let a): u32(9); u32(6); u64(UInt64(a.count)); a.forEach { u32($0.bitPattern) }
+            case .raw(let type, let payload): u32(type); out += payload
             }
         }
         var offset = 0
@@ -62,8 +76,10 @@ struct GGUFBuilder {
             out += t.data
             while out.count % alignment != 0 { out.append(0) }
         }
-        return Data(out)
+        return out
     }
 
-    func write(to url: URL) throws { try data().write(to: url) }
+    public func data() -> Data { Data(bytes()) }
+
+    public func write(to url: URL) throws { try data().write(to: url) }
 }
