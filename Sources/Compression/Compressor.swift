@@ -86,6 +86,7 @@ public struct Compressor {
             switch policy {
             case .snapkv, .pyramidkv: needs.promptQueries = max(needs.promptQueries, settings.window)
             case .laq: needs.promptQueries = max(needs.promptQueries, settings.window, settings.lookaheadPromptQueries)
+            case .lookaheadFull: needs.promptQueries = max(needs.promptQueries, settings.lookaheadPromptQueries)
             case .tova: needs.promptQueries = max(needs.promptQueries, 1)
             case .dapq: needs.promptQueries = max(needs.promptQueries, settings.pseudoPromptQueries)
             case .h2o: needs.attentionSums = true
@@ -98,7 +99,7 @@ public struct Compressor {
 
     /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens.
     public func check(promptLength n: Int, policies: [PolicyName], maxTokens: Int) throws {
-        try GreedyDecoder(model: model).checkFits(promptLength: n, newTokens: maxTokens + settings.pseudoCount)
+        try GreedyDecoder(model: model).checkFits(promptLength: n, newTokens: maxTokens + max(settings.pseudoCount, settings.fullLookaheadSteps))
         for policy in policies { try policy.make(settings).check(promptLength: n) }
     }
 

@@ -28,6 +28,7 @@ extension EvictionPolicy {
 /// The policies by name.
 public enum PolicyName: String, CaseIterable, Sendable {
     case full, random, streaming, h2o, snapkv, pyramidkv, tova, expected, laq, dapq, oracle
+    case lookaheadFull = "lookahead-full"
 
     /// Parses a comma-separated list (`snapkv,dapq`); `all` means every policy.
     public static func parseList(_ text: String) throws -> [PolicyName] {
@@ -58,6 +59,7 @@ public enum PolicyName: String, CaseIterable, Sendable {
         case .laq: return LookaheadPolicy(settings: settings)
         case .dapq: return DapQPolicy(settings: settings)
         case .oracle: return OraclePolicy()
+        case .lookaheadFull: return FullLookaheadPolicy(settings: settings)
         }
     }
 }

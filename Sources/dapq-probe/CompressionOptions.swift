@@ -26,6 +26,9 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
 
+    @Option(help: "Greedy tokens lookahead-full decodes on the full cache.")
+    var fullLookaheadSteps: Int = 16
+
     @Option(help: "DapQ: pseudo tokens at positions n … n+w−1.")
     var pseudoCount: Int = 32
 
@@ -51,6 +54,7 @@ struct CompressionOptions: ParsableArguments {
         s.recent = recent
         s.sinks = sinks
         s.lookaheadSteps = lookaheadSteps
+        s.fullLookaheadSteps = fullLookaheadSteps
         s.pseudoCount = pseudoCount
         guard let content = PseudoContent(rawValue: pseudoContent), content != .oracle else {
             throw ProbeError("--pseudo-content '\(pseudoContent)': known are prefix+suffix, suffix, prefix, random, repeat")
