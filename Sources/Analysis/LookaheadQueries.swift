@@ -52,16 +52,35 @@ public struct LookaheadQueries {
     /// The same lookahead on a cache compressed to `kept` (prompt indices per layer and KV head), however chosen.
     public func run(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, kept: [[[Int]]]) -> Result {
         let compressed = cache.keeping(kept, extraCapacity: steps + 1)
+        let (tokens, queries) = Self.decode(model: model, cache: compressed, promptLength: n, firstToken: firstToken, steps: steps)
+        return Result(tokens: tokens, queries: queries, kept: kept)
+    }
+
+    /// The lookahead on the *uncompressed* prompt cache (`cache` holds exactly the `n` prompt entries and is
+    /// left so): the first `steps` tokens of the full-cache greedy answer and their queries. No first-stage
+    /// eviction can lose what the answer needs, at the price of `steps` decoding steps on the full cache.
+    public func runOnFullCache(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int)
+        -> (tokens: [Int], queries: QuerySet) {
+        let lengths = cache.lengths
+        defer { cache.truncate(to: lengths) }
+        cache.reserve(additional: steps + 1)
+        return Self.decode(model: model, cache: cache, promptLength: n, firstToken: firstToken, steps: steps)
+    }
+
+    /// Greedy decoding of `steps` tokens from `firstToken` at positions n, n+1, … on `cache` (appended to it),
+    /// recording their queries; it does not stop at an end-of-generation token (the lookahead is a fixed length).
+    static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, steps: Int)
+        -> (tokens: [Int], queries: QuerySet) {
         let recorder = QueryRecorder(config: model.config)
         var tokens: [Int] = []
         var next = firstToken
         for s in 0..<steps {
             tokens.append(next)
             let last = s + 1 == steps
-            let logits = recorder.observe(model, tokens: [next], positions: [n + s], cache: compressed,
+            let logits = recorder.observe(model, tokens: [next], positions: [n + s], cache: cache,
                                           logits: last ? .none : .last)
             if !last { next = GreedyDecoder.argmax(logits) }
         }
-        return Result(tokens: tokens, queries: recorder.querySet(.afterPrompt(promptLength: n)), kept: kept)
+        return (tokens, recorder.querySet(.afterPrompt(promptLength: n)))
     }
 }

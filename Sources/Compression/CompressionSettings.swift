@@ -59,6 +59,8 @@ public struct CompressionSettings: Sendable {
     /// LAQ: greedy tokens decoded on the SnapKV-compressed cache, and the last prompt queries added.
     public var lookaheadSteps = 8
     public var lookaheadPromptQueries = 8
+    /// `lookahead-full`: greedy tokens decoded on the full cache (its prompt queries are `lookaheadPromptQueries`).
+    public var fullLookaheadSteps = 16
     /// DapQ: pseudo tokens, their content, where they sit (the ablation's positions: `future` is n … n+w−1,
     /// `far` starts Δ = `pseudoFarOffset` later), `a` of `prefix+suffix`, and how many of the last real prompt
     /// queries join them (r). `oracle` content is the full-cache answer continued greedily to w tokens.
@@ -87,7 +89,8 @@ public struct CompressionSettings: Sendable {
         ["window": "\(window)", "pool_kernel": "\(poolKernel)", "pooling": pooling.rawValue, "aggregation": aggregation.rawValue,
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
-         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "pseudo_count": "\(pseudoCount)",
+         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "full_lookahead_steps": "\(fullLookaheadSteps)",
+         "pseudo_count": "\(pseudoCount)",
          "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
          "pseudo_far_offset": "\(pseudoFarOffset)", "pseudo_prefix_count": "\(pseudoPrefixCount)",
          "pseudo_prompt_queries": "\(pseudoPromptQueries)", "expected_future_positions": "\(expectedFuturePositions)",
@@ -108,6 +111,7 @@ public struct CompressionSettings: Sendable {
         guard sinks >= 0 else { throw ProbeError("--sinks must not be negative") }
         guard pyramidBeta >= 1 else { throw ProbeError("--pyramid-beta must be at least 1") }
         guard lookaheadSteps >= 1, lookaheadPromptQueries >= 0 else { throw ProbeError("--lookahead-steps must be at least 1") }
+        guard fullLookaheadSteps >= 1 else { throw ProbeError("--full-lookahead-steps must be at least 1") }
         guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
         guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {
             throw ProbeError("--pseudo-prefix must be below --pseudo-count (\(pseudoCount))")

@@ -92,6 +92,7 @@ public struct Compressor {
             switch spec.name {
             case .snapkv, .pyramidkv: needs.promptQueries = max(needs.promptQueries, settings.window)
             case .laq: needs.promptQueries = max(needs.promptQueries, settings.window, settings.lookaheadPromptQueries)
+            case .lookaheadFull: needs.promptQueries = max(needs.promptQueries, settings.lookaheadPromptQueries)
             case .tova: needs.promptQueries = max(needs.promptQueries, 1)
             case .dapq: needs.promptQueries = max(needs.promptQueries, settings.pseudoPromptQueries)
             case .h2o: needs.attentionSums = true
@@ -105,7 +106,7 @@ public struct Compressor {
     /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens followed by
     /// `questionLength` appended ones.
     public func check(promptLength n: Int, questionLength q: Int = 0, policies: [PolicySpec], maxTokens: Int) throws {
-        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + settings.pseudoCount)
+        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + max(settings.pseudoCount, settings.fullLookaheadSteps))
         for spec in policies { try spec.make(settings).check(promptLength: n) }
     }
 

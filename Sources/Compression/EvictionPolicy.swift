@@ -28,6 +28,7 @@ extension EvictionPolicy {
 /// The policies by name (`PolicySpec` parses lists of them, DapQ cells included).
 public enum PolicyName: String, CaseIterable, Sendable {
     case full, random, streaming, h2o, snapkv, pyramidkv, tova, expected, laq, dapq, oracle
+    case lookaheadFull = "lookahead-full"
 
     /// The policy with `settings`.
     public func make(_ settings: CompressionSettings) -> EvictionPolicy {
@@ -43,6 +44,7 @@ public enum PolicyName: String, CaseIterable, Sendable {
         case .laq: return LookaheadPolicy(settings: settings)
         case .dapq: return DapQPolicy(settings: settings)
         case .oracle: return OraclePolicy()
+        case .lookaheadFull: return FullLookaheadPolicy(settings: settings)
         }
     }
 }

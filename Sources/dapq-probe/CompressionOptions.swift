@@ -26,6 +26,9 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
 
+    @Option(help: "Greedy tokens lookahead-full decodes on the full cache.")
+    var fullLookaheadSteps: Int = 16
+
     @Option(help: "DapQ: pseudo tokens w.")
     var pseudoCount: Int = 32
 
@@ -60,6 +63,7 @@ struct CompressionOptions: ParsableArguments {
         s.recent = recent
         s.sinks = sinks
         s.lookaheadSteps = lookaheadSteps
+        s.fullLookaheadSteps = fullLookaheadSteps
         s.pseudoCount = pseudoCount
         s.pseudoContent = try parsed(pseudoContent, "--pseudo-content", PseudoContent.allCases.map(\.name), PseudoContent.init)
         s.pseudoPosition = try parsed(pseudoPosition, "--pseudo-position", PseudoPosition.allCases.map(\.name), PseudoPosition.init)
