@@ -57,29 +57,46 @@ public struct LookaheadQueries {
     }
 
     /// The lookahead on the *uncompressed* prompt cache (`cache` holds exactly the `n` prompt entries and is
-    /// left so): the first `steps` tokens of the full-cache greedy answer and their queries. No first-stage
-    /// eviction can lose what the answer needs, at the price of `steps` decoding steps on the full cache.
-    public func runOnFullCache(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int)
-        -> (tokens: [Int], queries: QuerySet) {
-        let lengths = cache.lengths
+    /// left so): the first tokens of the full-cache greedy answer and their queries. No first-stage eviction can
+    /// lose what the answer needs, at the price of decoding steps on the full cache. At least `steps` tokens are
+    /// decoded; past them decoding goes on while the answer is copying a run of the prompt (`CopySource`: the last
+    /// token continues a copied run), up to `maximumSteps`, so an answer that copies a long value (a UUID, a
+    /// number) is looked ahead whole; it stops at an end-of-generation token.
+    public func runOnFullCache(model: LanguageModel, cache: KVCache, prompt: [Int], firstToken: Int,
+                               maximumSteps: Int) -> (tokens: [Int], queries: QuerySet) {
+        let n = prompt.count, lengths = cache.lengths
         defer { cache.truncate(to: lengths) }
-        cache.reserve(additional: steps + 1)
-        return Self.decode(model: model, cache: cache, promptLength: n, firstToken: firstToken, steps: steps)
+        let cap = max(steps, maximumSteps)
+        cache.reserve(additional: cap + 1)
+        let stops = model.tokenizer.endOfGenerationIDs
+        return Self.decode(model: model, cache: cache, promptLength: n, firstToken: firstToken) { tokens in
+            Self.continues(tokens, prompt: prompt, minimumSteps: steps, maximumSteps: cap, stops: stops)
+        }
     }
 
-    /// Greedy decoding of `steps` tokens from `firstToken` at positions n, n+1, … on `cache` (appended to it),
-    /// recording their queries; it does not stop at an end-of-generation token (the lookahead is a fixed length).
-    static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, steps: Int)
-        -> (tokens: [Int], queries: QuerySet) {
+    /// Whether a full-cache lookahead that has decoded `tokens` decodes another: below `minimumSteps` always,
+    /// never at `maximumSteps` or after an end-of-generation token, and in between while the last token continues
+    /// a run copied from `prompt` (its `CopySource` is a prompt position).
+    public static func continues(_ tokens: [Int], prompt: [Int], minimumSteps: Int, maximumSteps: Int, stops: Set<Int>) -> Bool {
+        guard tokens.count < maximumSteps, let last = tokens.last, !stops.contains(last) else { return false }
+        return tokens.count < minimumSteps || (CopySource.align(generated: tokens, prompt: prompt).last ?? -1) >= 0
+    }
+
+    /// Greedy decoding from `firstToken` at positions n, n+1, … on `cache` (appended to it), recording each
+    /// token's queries, while `goOn(tokens so far)` says so (it is asked after each token); `steps` tokens
+    /// when `goOn` is nil. End-of-generation tokens do not stop it unless `goOn` does.
+    static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, steps: Int? = nil,
+                       goOn: (([Int]) -> Bool)? = nil) -> (tokens: [Int], queries: QuerySet) {
         let recorder = QueryRecorder(config: model.config)
         var tokens: [Int] = []
         var next = firstToken
-        for s in 0..<steps {
+        while true {
             tokens.append(next)
-            let last = s + 1 == steps
-            let logits = recorder.observe(model, tokens: [next], positions: [n + s], cache: cache,
-                                          logits: last ? .none : .last)
-            if !last { next = GreedyDecoder.argmax(logits) }
+            let more = goOn?(tokens) ?? (tokens.count < (steps ?? 1))
+            let logits = recorder.observe(model, tokens: [next], positions: [n + tokens.count - 1], cache: cache,
+                                          logits: more ? .last : .none)
+            guard more else { break }
+            next = GreedyDecoder.argmax(logits)
         }
         return (tokens, recorder.querySet(.afterPrompt(promptLength: n)))
     }

@@ -61,6 +61,8 @@ public struct CompressionSettings: Sendable {
     public var lookaheadPromptQueries = 8
     /// `lookahead-full`: greedy tokens decoded on the full cache (its prompt queries are `lookaheadPromptQueries`).
     public var fullLookaheadSteps = 16
+    /// `lookahead-full`: the most tokens it decodes while the answer is still copying the prompt.
+    public var fullLookaheadMaxSteps = 64
     /// DapQ: pseudo tokens, their content, where they sit (the ablation's positions: `future` is n … n+w−1,
     /// `far` starts Δ = `pseudoFarOffset` later), `a` of `prefix+suffix`, and how many of the last real prompt
     /// queries join them (r). `oracle` content is the full-cache answer continued greedily to w tokens.
@@ -89,7 +91,7 @@ public struct CompressionSettings: Sendable {
         ["window": "\(window)", "pool_kernel": "\(poolKernel)", "pooling": pooling.rawValue, "aggregation": aggregation.rawValue,
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
-         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "full_lookahead_steps": "\(fullLookaheadSteps)",
+         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "full_lookahead_steps": "\(fullLookaheadSteps)", "full_lookahead_max_steps": "\(fullLookaheadMaxSteps)",
          "pseudo_count": "\(pseudoCount)",
          "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
          "pseudo_far_offset": "\(pseudoFarOffset)", "pseudo_prefix_count": "\(pseudoPrefixCount)",
@@ -112,6 +114,9 @@ public struct CompressionSettings: Sendable {
         guard pyramidBeta >= 1 else { throw ProbeError("--pyramid-beta must be at least 1") }
         guard lookaheadSteps >= 1, lookaheadPromptQueries >= 0 else { throw ProbeError("--lookahead-steps must be at least 1") }
         guard fullLookaheadSteps >= 1 else { throw ProbeError("--full-lookahead-steps must be at least 1") }
+        guard fullLookaheadMaxSteps >= fullLookaheadSteps else {
+            throw ProbeError("--full-lookahead-max-steps must be at least --full-lookahead-steps (\(fullLookaheadSteps))")
+        }
         guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
         guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {
             throw ProbeError("--pseudo-prefix must be below --pseudo-count (\(pseudoCount))")

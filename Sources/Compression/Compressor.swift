@@ -106,7 +106,7 @@ public struct Compressor {
     /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens followed by
     /// `questionLength` appended ones.
     public func check(promptLength n: Int, questionLength q: Int = 0, policies: [PolicySpec], maxTokens: Int) throws {
-        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + max(settings.pseudoCount, settings.fullLookaheadSteps))
+        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + max(settings.pseudoCount, settings.fullLookaheadMaxSteps))
         for spec in policies { try spec.make(settings).check(promptLength: n) }
     }
 

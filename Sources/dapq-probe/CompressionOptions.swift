@@ -26,8 +26,14 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
 
+    @Option(help: "Real prompt queries (the last r) joining the lookahead queries of laq and lookahead-full.")
+    var lookaheadPromptQueries: Int = 8
+
     @Option(help: "Greedy tokens lookahead-full decodes on the full cache.")
     var fullLookaheadSteps: Int = 16
+
+    @Option(help: "The most tokens lookahead-full decodes while its answer still copies the prompt.")
+    var fullLookaheadMaxSteps: Int = 64
 
     @Option(help: "DapQ: pseudo tokens w.")
     var pseudoCount: Int = 32
@@ -63,7 +69,9 @@ struct CompressionOptions: ParsableArguments {
         s.recent = recent
         s.sinks = sinks
         s.lookaheadSteps = lookaheadSteps
+        s.lookaheadPromptQueries = lookaheadPromptQueries
         s.fullLookaheadSteps = fullLookaheadSteps
+        s.fullLookaheadMaxSteps = fullLookaheadMaxSteps
         s.pseudoCount = pseudoCount
         s.pseudoContent = try parsed(pseudoContent, "--pseudo-content", PseudoContent.allCases.map(\.name), PseudoContent.init)
         s.pseudoPosition = try parsed(pseudoPosition, "--pseudo-position", PseudoPosition.allCases.map(\.name), PseudoPosition.init)

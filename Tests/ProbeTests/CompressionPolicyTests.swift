@@ -139,8 +139,8 @@ final class CompressionPolicyTests: XCTestCase {
         }
         // Different policies choose differently (none silently falls back to another).
         let chosen = Dictionary(uniqueKeysWithValues: selections.map { ($0.policy.name, $0.kept) })
-        for a in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle] {
-            for b in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle] where a.rawValue < b.rawValue {
+        for a in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle, .lookaheadFull] {
+            for b in [PolicyName.random, .h2o, .snapkv, .tova, .expected, .laq, .dapq, .oracle, .lookaheadFull] where a.rawValue < b.rawValue {
                 XCTAssertNotEqual(chosen[a]!, chosen[b]!, "\(a) and \(b) keep the same entries")
             }
         }
@@ -167,7 +167,7 @@ final class CompressionPolicyTests: XCTestCase {
         let result = try Compressor(model: model, settings: settings)
             .run(prompt: prompt, policies: Self.allPolicies, budgets: [.entries(prompt.count), .entries(prompt.count + 50), .fraction(1)],
                  maxTokens: 8)
-        XCTAssertEqual(result.cells.count, 1 + 10 * 3)
+        XCTAssertEqual(result.cells.count, 1 + (PolicyName.allCases.count - 1) * 3)
         for cell in result.cells {
             XCTAssertEqual(cell.tokens, result.fullTokens, "\(cell.policy) at \(cell.budget)")
             XCTAssertEqual(cell.entries, prompt.count)

@@ -1,0 +1,57 @@
+import Analysis
+import Foundation
+import XCTest
+
+@testable import Compression
+@testable import Probe
+
+/// `lookahead-full`: when its lookahead goes on, and its selection recomputed from the definition on the real model.
+final class FullLookaheadPolicyTests: XCTestCase {
+    func testTheLookaheadGoesOnWhileTheAnswerCopiesThePrompt() {
+        let prompt = [5, 6, 7, 8, 9, 10, 11, 12, 1, 2]
+        func continues(_ tokens: [Int]) -> Bool {
+            LookaheadQueries.continues(tokens, prompt: prompt, minimumSteps: 3, maximumSteps: 6, stops: [0])
+        }
+        XCTAssertTrue(continues([40]), "below the minimum it always goes on")
+        XCTAssertTrue(continues([40, 41]))
+        XCTAssertFalse(continues([40, 41, 42]), "at the minimum, not copying: it stops")
+        XCTAssertTrue(continues([40, 7, 8]), "the last token continues a copied run (7, 8)")
+        XCTAssertTrue(continues([40, 7, 8, 9, 10]))
+        XCTAssertFalse(continues([7, 8, 9, 10, 11, 12]), "never past the maximum")
+        XCTAssertFalse(continues([40, 7, 8, 41]), "the copied run ended")
+        XCTAssertFalse(continues([40, 7, 8, 0]), "an end-of-generation token stops it")
+        XCTAssertFalse(continues([0]), "even below the minimum")
+    }
+
+    /// On the full cache the lookahead is the full-cache answer itself: its queries are the true decoding queries'
+    /// first rows, and the selection is the pooled importance of those rows and the last prompt queries, top B
+    /// with the recent entries kept — exactly B per (layer, KV head).
+    func testSelectionIsTheFullCacheAnswersFirstQueriesPooled() throws {
+        let model = try CompressionPolicyTests.model()
+        let prompt = try CompressionPolicyTests.needlePrompt(model).tokens
+        let n = prompt.count, c = model.config
+        var settings = CompressionSettings()
+        settings.fullLookaheadSteps = 5
+        settings.fullLookaheadMaxSteps = 5
+        settings.lookaheadPromptQueries = 8
+        let spec = PolicySpec(.lookaheadFull)
+        let compressor = try Compressor(model: model, settings: settings)
+        let evidence = try compressor.evidence(prompt: prompt, policies: [spec, PolicySpec(.oracle)], maxTokens: 8)
+        let truth = try XCTUnwrap(evidence.truth)
+        XCTAssertGreaterThanOrEqual(truth.rows, 5, "the full-cache answer is longer than the lookahead")
+        let budget = 40
+        let kept = try compressor.select(evidence, policies: [spec], budgets: [.entries(budget)])[0].kept
+        let queries = truth.rows(0..<5).appending(evidence.lastPromptQueries(8))
+        let scores = evidence.scores(of: queries, aggregation: .mean)
+            .pooled(kernel: 7, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
+        let expected = KeySelection.keep(scores, budgets: KeySelection.uniform(budget, layers: c.nLayers),
+                                         recent: FullLookaheadPolicy.defaultRecent)
+        XCTAssertEqual(kept, expected)
+        for layer in kept {
+            for heads in layer {
+                XCTAssertEqual(heads.count, budget, "exactly B entries")
+                XCTAssertEqual(Array(heads.suffix(FullLookaheadPolicy.defaultRecent)), Array((n - FullLookaheadPolicy.defaultRecent)..<n))
+            }
+        }
+    }
+}
