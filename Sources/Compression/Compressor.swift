@@ -111,7 +111,7 @@ public struct Compressor {
     }
 
     /// Prefills `prompt` and records what `policies` need, plus the full-cache answer (and its queries), the
-    /// `question` (nil or empty: none) prefilled after the prompt for it.
+    /// `question` (empty: none) prefilled after the prompt for it.
     public func evidence(prompt: [Int], question: [Int] = [], policies: [PolicySpec], maxTokens: Int,
                          progress: ((CompressionProgress) -> Void)? = nil) throws -> PromptEvidence {
         try check(promptLength: prompt.count, questionLength: question.count, policies: policies, maxTokens: maxTokens)
@@ -137,18 +137,18 @@ public struct Compressor {
             try policy.check(promptLength: n)
             // `full` keeps everything whatever the budget: one cell, budget 100%.
             let policyBudgets = spec.name == .full ? [Budget.fraction(1)] : budgets
-            let kept = try policyBudgets.map { budget -> Int in
+            let contextBudgets = try policyBudgets.map { budget -> Int in
                 let entries = budget.entries(promptLength: n + q)
                 guard entries > q else {
                     throw ProbeError("budget \(budget) leaves no entry for the context: the question placed outside takes \(q) of its \(entries) entries")
                 }
                 return entries - q
             }
-            let needsScores = spec.name != .full && kept.contains { $0 < n }
+            let needsScores = spec.name != .full && contextBudgets.contains { $0 < n }
             let scoreStart = Date()
             let scores = needsScores ? try policy.scores(evidence) : nil
             let scoreSeconds = Date().timeIntervalSince(scoreStart)
-            for (budget, contextEntries) in zip(policyBudgets, kept) {
+            for (budget, contextEntries) in zip(policyBudgets, contextBudgets) {
                 let keepStart = Date()
                 let kept = contextEntries < n ? try policy.keep(scores, budget: contextEntries, evidence: evidence)
                                               : try FullPolicy().keep(nil, budget: n, evidence: evidence)
