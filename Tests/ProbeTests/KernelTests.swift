@@ -50,6 +50,31 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(values, expected)
     }
 
+    /// VectorMath.roundedToHalf (integer masks and float adds, no F16C) against IEEE conversion, bit for bit: every
+    /// binade from float's subnormals to beyond float16's range, ties of both parities, the overflow threshold,
+    /// signed zeros, infinities.
+    func testVectorHalfRoundingIsIEEEConversion() {
+        var values: [Float] = [0, -0, 65504, 65519.99, 65520, -65520, 1e30, .infinity, -.infinity, .leastNonzeroMagnitude,
+                               0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-14, 0x1.ffcp-15, 1 + 0x1p-11, 1 + 0x1.8p-10, 2049, 2051]
+        var rng = SeededGenerator(seed: 17)
+        for _ in 0..<200_000 {
+            // Random bit patterns with exponents around float16's range (2⁻³⁰ … 2¹⁸), and some anywhere.
+            let raw = UInt32(truncatingIfNeeded: rng.next())
+            let exponent = UInt32(127 - 30) + raw % 48
+            let bits = rng.next() % 8 == 0 ? raw & 0x7F7F_FFFF : (raw & 0x8000_0000) | (exponent << 23) | (UInt32(truncatingIfNeeded: rng.next()) & 0x7F_FFFF)
+            values.append(Float(bitPattern: bits))
+        }
+        while values.count % 8 != 0 { values.append(1) }
+        for i in stride(from: 0, to: values.count, by: 8) {
+            let v = SIMD8<Float>(values[i..<(i + 8)])
+            let r = VectorMath.roundedToHalf(v)
+            for l in 0..<8 {
+                XCTAssertEqual(r[l].bitPattern, Float(Float16(v[l])).bitPattern, "\(v[l]) (bits \(String(v[l].bitPattern, radix: 16)))")
+            }
+        }
+        XCTAssertTrue(VectorMath.roundedToHalf(SIMD8<Float>(repeating: .nan))[0].isNaN)
+    }
+
     func testActivationQuantizationIsGGMLsQ8Blocks() {
         // ggml's quantize_row_q8_1 per block of 32, written out here lane by lane: d = max|x| / 127,
         // q = round-half-even(x · 127 / max|x|) (0 for an all-zero block), d kept as float16, s = float16(d · Σq).

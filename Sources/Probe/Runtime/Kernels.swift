@@ -87,7 +87,7 @@ enum Kernels {
         i = 0
         while i < whole {
             var v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
-            if roundedToHalf { v = SIMD8<Float>(SIMD8<Float16>(v)) }
+            if roundedToHalf { v = VectorMath.roundedToHalf(v) }
             raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
@@ -108,7 +108,7 @@ extension Kernels {
         var i = 0
         while i + 8 <= count {
             let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: VectorMath.roundedToHalf(v), toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
         while i < count {
@@ -119,13 +119,13 @@ extension Kernels {
 }
 
 extension Kernels {
-    /// Σ a[i]·b[i].
+    /// Σ a[i]·b[i]. Like every float kernel here, separate multiplies and adds (no fused multiply-add, which the
+    /// x86-64 baseline lacks): every build computes the same values.
     @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         var acc = SIMD8<Float>()
         var i = 0
         while i + 8 <= count {
-            acc = acc.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
-                                    UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
             i += 8
         }
         var s = acc.sum()
@@ -142,14 +142,14 @@ extension Kernels {
                        SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
             for j in 0..<count {
                 let w = SIMD8<Float>(repeating: weights[j]), r = UnsafeRawPointer(rows + j * 64)
-                acc.0 = acc.0.addingProduct(w, r.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self))
-                acc.1 = acc.1.addingProduct(w, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                acc.2 = acc.2.addingProduct(w, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-                acc.3 = acc.3.addingProduct(w, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-                acc.4 = acc.4.addingProduct(w, r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
-                acc.5 = acc.5.addingProduct(w, r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
-                acc.6 = acc.6.addingProduct(w, r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
-                acc.7 = acc.7.addingProduct(w, r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+                acc.0 += w * r.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self)
+                acc.1 += w * r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                acc.2 += w * r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                acc.3 += w * r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                acc.4 += w * r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self)
+                acc.5 += w * r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self)
+                acc.6 += w * r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self)
+                acc.7 += w * r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self)
             }
             let o = UnsafeMutableRawPointer(out)
             o.storeBytes(of: acc.0, toByteOffset: 0, as: SIMD8<Float>.self)
