@@ -1,6 +1,7 @@
 // Which tier runs: the CPU's features (cpuid, and xgetbv for the OS's support of the ymm/zmm state), the
 // active tier (an atomic, set once from the best supported tier or by csimd_select_tier), and the entry point.
 #include "CSIMD.h"
+#include "FloatKernelsTiers.h"
 #include "QuantizedProduct.h"
 
 #include <stdatomic.h>
@@ -76,4 +77,30 @@ void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quant
 #endif
     default: csimd_multiply_portable(w, x, first_group, end_group, y, accumulate); return;
     }
+}
+
+/// The float kernels' implementation for the active tier: with FMA on the x86 tiers, else portable.
+#if defined(__x86_64__)
+#define CSIMD_FLOAT_DISPATCH(name, ...)                                                                     \
+    (csimd_active_tier() != CSIMD_TIER_PORTABLE ? csimd_fma_##name(__VA_ARGS__) : csimd_portable_##name(__VA_ARGS__))
+#else
+#define CSIMD_FLOAT_DISPATCH(name, ...) csimd_portable_##name(__VA_ARGS__)
+#endif
+
+void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_half) {
+    CSIMD_FLOAT_DISPATCH(softmax_prefix, row, valid, n, rounded_to_half);
+}
+
+void csimd_swiglu(const float *gate, const float *up, int64_t count, float *out) {
+    CSIMD_FLOAT_DISPATCH(swiglu, gate, up, count, out);
+}
+
+void csimd_exp(const float *x, float *y, int64_t count) { CSIMD_FLOAT_DISPATCH(exp, x, y, count); }
+
+void csimd_round_to_half(float *x, int64_t count) { CSIMD_FLOAT_DISPATCH(round_to_half, x, count); }
+
+float csimd_dot(const float *a, const float *b, int64_t count) { return CSIMD_FLOAT_DISPATCH(dot, a, b, count); }
+
+void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+    CSIMD_FLOAT_DISPATCH(weighted_sum, weights, rows, count, width, out);
 }

@@ -53,6 +53,34 @@ final class SIMDTierTests: XCTestCase {
         }
     }
 
+    /// The float kernels (softmax with and without float16 rounding, SwiGLU, dot products, weighted sums) give the
+    /// same bits on every tier: fused multiply-adds are fused on all of them.
+    func testFloatKernelsAreBitIdenticalOnEveryTier() throws {
+        var rng = SeededGenerator(seed: 5)
+        let n = 203, width = 64
+        let row: [Float] = (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * 30 }
+        let gate: [Float] = (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * 12 }
+        let rows: [Float] = (0..<(n * width)).map { _ in rng.nextFloat() * 2 - 1 }
+        func run() -> [[UInt32]] {
+            var softmax = row, half = row, swiglu = [Float](repeating: 0, count: n)
+            softmax.withUnsafeMutableBufferPointer { Kernels.softmaxPrefix($0.baseAddress!, valid: n - 11, n: n) }
+            half.withUnsafeMutableBufferPointer { Kernels.softmaxPrefix($0.baseAddress!, valid: n, n: n, roundedToHalf: true) }
+            swiglu.withUnsafeMutableBufferPointer { Kernels.swiGLU(gate: gate, up: row, count: n, into: $0.baseAddress!) }
+            let dot = Kernels.dot(row, gate, count: n)
+            var sum64 = [Float](repeating: 0, count: width), sum5 = [Float](repeating: 0, count: 5)
+            sum64.withUnsafeMutableBufferPointer { Kernels.weightedSum(softmax, rows: rows, count: n, width: width, into: $0.baseAddress!) }
+            sum5.withUnsafeMutableBufferPointer { Kernels.weightedSum(softmax, rows: rows, count: n, width: 5, into: $0.baseAddress!) }
+            return [softmax, half, swiglu, [dot], sum64, sum5].map { $0.map(\.bitPattern) }
+        }
+        try SIMDTier.select(.portable)
+        let reference = run()
+        XCTAssertEqual(reference[0].suffix(11), Array(repeating: 0, count: 11))
+        for tier in SIMDTier.supported.dropFirst() {
+            try SIMDTier.select(tier)
+            XCTAssertEqual(run(), reference, tier.rawValue)
+        }
+    }
+
     func testEnvironmentSelectsATierOrNamesTheProblem() throws {
         for tier in SIMDTier.supported {
             try SIMDTier.applyEnvironment([SIMDTier.environmentVariable: tier.rawValue])

@@ -67,4 +67,27 @@ typedef struct {
 void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quantized_activations *x,
                               int64_t first_group, int64_t end_group, float *y, int accumulate);
 
+/// The float kernels of the forward pass, on the active tier (the x86 tiers use FMA; the portable tier computes
+/// the same fused multiply-adds, by library call where the CPU has none: every tier gives the same values).
+
+/// In-place softmax over row[0 ..< valid] (the maximum subtracted, e^x to about 2 ulp, the sum in double from
+/// float partial sums of runs of 256), row[valid ..< n] set to zero; with `rounded_to_half` each probability
+/// is rounded to float16 (and widened back).
+void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_half);
+
+/// out[i] = silu(gate[i]) · up[i].
+void csimd_swiglu(const float *gate, const float *up, int64_t count, float *out);
+
+/// y[i] = e^x[i], the softmax's and SwiGLU's exponential: about 2 ulp for x in [-87, 88], smaller x underflow to e^-87.
+void csimd_exp(const float *x, float *y, int64_t count);
+
+/// Each value rounded to the nearest float16 (ties to even) and widened back, exactly as IEEE conversion.
+void csimd_round_to_half(float *x, int64_t count);
+
+/// Σ a[i]·b[i] (eight fused partial sums, added in lane order, then the tail).
+float csimd_dot(const float *a, const float *b, int64_t count);
+
+/// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.
+void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
+
 #endif
