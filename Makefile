@@ -2,10 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
-# SIMD: compile for the machine's vector extensions when the CPU has AVX2 and FMA (LLVM's "haswell" level,
-# which AVX-512 machines also run), else the portable x86-64 baseline. Detected on the machine that builds.
-CPU_FLAGS := $(shell grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")
-SWIFT_RELEASE := -c release $(CPU_FLAGS)
+# One plain release build: the SIMD kernels (Sources/CSIMD) carry every instruction-set tier and choose one at
+# run time (README, Speed), so no CPU flags are needed.
+SWIFT_RELEASE := -c release
 BIN := .build/release/dapq-probe
 THREADS ?= 2
 

@@ -18,9 +18,11 @@ struct BenchKernelsCommand: ParsableCommand {
 
     func run() throws {
         ComputeThreads.set(threads)
+        try SIMDTier.applyEnvironment()
         for line in KernelBenchmark(repeats: repeats).run() {
             if json {
-                var object: [String: Any] = ["kernel": line.kernel, "shape": line.shape, "seconds": line.seconds, "threads": threads]
+                var object: [String: Any] = ["kernel": line.kernel, "shape": line.shape, "seconds": line.seconds, "threads": threads,
+                                             "simd_tier": SIMDTier.active.rawValue]
                 if let g = line.gflops { object["gflops"] = g }
                 if let b = line.gbps { object["gbps"] = b }
                 print(try JSONOutput.line(object))

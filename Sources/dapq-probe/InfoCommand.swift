@@ -8,6 +8,8 @@ struct InfoCommand: ParsableCommand {
     var model: String?
 
     func run() throws {
+        try SIMDTier.applyEnvironment()
         print(try ModelReport(path: try ModelCatalogue.resolve(model)).text)
+        print("SIMD tier: \(SIMDTier.active.rawValue) (supported: \(SIMDTier.supported.map(\.rawValue).joined(separator: ", ")); \(SIMDTier.environmentVariable) forces one)")
     }
 }

@@ -17,9 +17,10 @@ struct ModelOptions: ParsableArguments {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// Loads the model after setting the thread count.
+    /// Loads the model after setting the thread count and the SIMD tier (`DAPQ_PROBE_SIMD`, when set).
     func load() throws -> LanguageModel {
         ComputeThreads.set(threads)
+        try SIMDTier.applyEnvironment()
         let loaded = try LanguageModel(path: try ModelCatalogue.resolve(model))
         loaded.numerics = numerics
         return loaded

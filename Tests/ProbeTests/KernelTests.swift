@@ -1,23 +1,29 @@
 import Foundation
+import CSIMD
 import XCTest
 @testable import Probe
 
 /// The vectorized kernels against the C library.
 final class KernelTests: XCTestCase {
-    func testVectorExpMatchesLibm() {
-        var worst: Float = 0
-        var x: Float = -86.9
-        while x < 87.8 {
-            let v = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0137 })
-            let e = VectorMath.exp(v)
-            for i in 0..<8 {
-                let reference = Foundation.exp(v[i])
+    func testVectorExpMatchesLibm() throws {
+        defer { try? SIMDTier.select(SIMDTier.supported.last!) }
+        var x: [Float] = []
+        var v: Float = -86.9
+        while v < 87.8 { x.append(v); v += 0.0137 }
+        for tier in SIMDTier.supported {
+            try SIMDTier.select(tier)
+            var e = [Float](repeating: 0, count: x.count)
+            csimd_exp(x, &e, Int64(x.count))
+            var worst: Float = 0
+            for i in x.indices {
+                let reference = Foundation.exp(x[i])
                 worst = max(worst, abs(e[i] - reference) / reference)
             }
-            x += 0.1
+            XCTAssertLessThan(worst, 5e-7, "relative error, \(tier.rawValue)")
+            var low: Float = 0
+            csimd_exp([-1000], &low, 1)
+            XCTAssertEqual(low, Foundation.exp(-87), accuracy: 1e-40)
         }
-        XCTAssertLessThan(worst, 5e-7, "relative error")
-        XCTAssertEqual(VectorMath.exp(SIMD8<Float>(repeating: -1000))[0], Foundation.exp(-87), accuracy: 1e-40)
     }
 
     func testSoftmaxSumsToOneAndZeroesTheMaskedTail() {
@@ -48,6 +54,34 @@ final class KernelTests: XCTestCase {
         let expected = values.map { Float(Float16($0)) }
         values.withUnsafeMutableBufferPointer { Kernels.roundToHalf($0.baseAddress!, count: 45) }
         XCTAssertEqual(values, expected)
+    }
+
+    /// Kernels.roundToHalf (integer masks and float adds, no F16C) against IEEE conversion, bit for bit, on every
+    /// tier: every binade from float's subnormals to beyond float16's range, ties of both parities, the overflow
+    /// threshold, signed zeros, infinities, NaN.
+    func testVectorHalfRoundingIsIEEEConversion() throws {
+        defer { try? SIMDTier.select(SIMDTier.supported.last!) }
+        var values: [Float] = [0, -0, 65504, 65519.99, 65520, -65520, 1e30, .infinity, -.infinity, .leastNonzeroMagnitude,
+                               0x1p-24, 0x1p-25, 0x1.8p-25, 0x1p-14, 0x1.ffcp-15, 1 + 0x1p-11, 1 + 0x1.8p-10, 2049, 2051]
+        var rng = SeededGenerator(seed: 17)
+        for _ in 0..<200_000 {
+            // Random bit patterns with exponents around float16's range (2⁻³⁰ … 2¹⁸), and some anywhere.
+            let raw = UInt32(truncatingIfNeeded: rng.next())
+            let exponent = UInt32(127 - 30) + raw % 48
+            let bits = rng.next() % 8 == 0 ? raw & 0x7F7F_FFFF : (raw & 0x8000_0000) | (exponent << 23) | (UInt32(truncatingIfNeeded: rng.next()) & 0x7F_FFFF)
+            values.append(Float(bitPattern: bits))
+        }
+        let expected = values.map { Float(Float16($0)).bitPattern }
+        for tier in SIMDTier.supported {
+            try SIMDTier.select(tier)
+            var rounded = values + [.nan]
+            rounded.withUnsafeMutableBufferPointer { Kernels.roundToHalf($0.baseAddress!, count: $0.count) }
+            XCTAssertTrue(rounded.removeLast().isNaN)
+            for i in values.indices where rounded[i].bitPattern != expected[i] {
+                XCTFail("\(tier.rawValue): \(values[i]) (bits \(String(values[i].bitPattern, radix: 16))) gives \(rounded[i])")
+                break
+            }
+        }
     }
 
     func testActivationQuantizationIsGGMLsQ8Blocks() {

@@ -1,67 +1,94 @@
-// The x86 vector instructions that Swift's SIMD types cannot express, for the integer kernels of
-// Sources/Probe (QuantizedMatrix). Swift imports the vector types below as SIMD32<UInt8>, SIMD32<Int8>,
-// SIMD16<Int16> and SIMD8<Int32> and inlines the functions. Compiled for the target Swift builds for: with
-// AVX2 (the Makefile's CPU_FLAGS) each is the instruction itself, otherwise the same arithmetic lane by lane.
+// The numeric kernels of Sources/Probe in C, so that one binary carries a version per instruction-set tier and
+// picks one at run time: the integer products of QuantizedMatrix and the float kernels of the forward pass
+// (softmax, SwiGLU, float16 rounding, attention's dot products). Tiers: `portable` (plain C vector code, any
+// CPU), `avx2` (x86 AVX2 + FMA) and `avx512vnni` (x86 AVX-512 with VNNI's `vpdpbusd`). The x86 tiers are
+// compiled with per-function target attributes, so the default build (no -march/-target-cpu) carries them all;
+// the best tier the CPU and OS support is chosen when first needed. Every tier computes the same integer sums and
+// the same float operations in the same order: their results are bit-identical.
 #ifndef CSIMD_H
 #define CSIMD_H
 
 #include <stdint.h>
 
-typedef uint8_t csimd_u8x32 __attribute__((vector_size(32)));
-typedef int8_t csimd_i8x32 __attribute__((vector_size(32)));
-typedef int16_t csimd_i16x16 __attribute__((vector_size(32)));
-typedef int32_t csimd_i32x8 __attribute__((vector_size(32)));
+/// Instruction-set tiers of the kernels, slowest first.
+typedef enum {
+    CSIMD_TIER_PORTABLE = 0,
+    CSIMD_TIER_AVX2 = 1,
+    CSIMD_TIER_AVX512VNNI = 2,
+} csimd_tier;
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+/// Number of tiers (the enumeration's values are 0 ..< CSIMD_TIER_COUNT).
+#define CSIMD_TIER_COUNT 3
 
-/// Lane i of the result: a[2i]·b[2i] + a[2i+1]·b[2i+1] (a unsigned, b signed bytes), saturated to int16
-/// (x86's `vpmaddubsw`).
-static inline csimd_i16x16 csimd_multiply_add_pairs(csimd_u8x32 a, csimd_i8x32 b) {
-#if defined(__AVX2__)
-    return (csimd_i16x16)_mm256_maddubs_epi16((__m256i)a, (__m256i)b);
-#else
-    csimd_i16x16 r;
-    for (int i = 0; i < 16; i++) {
-        int s = (int)a[2 * i] * (int)b[2 * i] + (int)a[2 * i + 1] * (int)b[2 * i + 1];
-        r[i] = (int16_t)(s > 32767 ? 32767 : (s < -32768 ? -32768 : s));
-    }
-    return r;
-#endif
-}
+/// Whether this CPU (and its operating system, for the vector registers' state) can run `tier`.
+int csimd_tier_supported(csimd_tier tier);
 
-/// Lane i of the result: a[2i]·b[2i] + a[2i+1]·b[2i+1] in int32 (x86's `vpmaddwd`).
-static inline csimd_i32x8 csimd_multiply_add_words(csimd_i16x16 a, csimd_i16x16 b) {
-#if defined(__AVX2__)
-    return (csimd_i32x8)_mm256_madd_epi16((__m256i)a, (__m256i)b);
-#else
-    csimd_i32x8 r;
-    for (int i = 0; i < 8; i++) r[i] = (int32_t)a[2 * i] * b[2 * i] + (int32_t)a[2 * i + 1] * b[2 * i + 1];
-    return r;
-#endif
-}
+/// The fastest tier this CPU supports.
+csimd_tier csimd_best_tier(void);
 
-/// |a| lane by lane, as unsigned bytes (|−128| = 128) (x86's `vpabsb`).
-static inline csimd_u8x32 csimd_magnitude(csimd_i8x32 a) {
-#if defined(__AVX2__)
-    return (csimd_u8x32)_mm256_abs_epi8((__m256i)a);
-#else
-    csimd_u8x32 r;
-    for (int i = 0; i < 32; i++) r[i] = (uint8_t)(a[i] < 0 ? -(int)a[i] : a[i]);
-    return r;
-#endif
-}
+/// The tier the kernels run on: the fastest supported one unless csimd_select_tier chose another.
+csimd_tier csimd_active_tier(void);
 
-/// a with the sign of b lane by lane: a where b > 0, −a where b < 0, 0 where b = 0 (x86's `vpsignb`).
-static inline csimd_i8x32 csimd_with_sign_of(csimd_i8x32 a, csimd_i8x32 b) {
-#if defined(__AVX2__)
-    return (csimd_i8x32)_mm256_sign_epi8((__m256i)a, (__m256i)b);
-#else
-    csimd_i8x32 r;
-    for (int i = 0; i < 32; i++) r[i] = (int8_t)(b[i] > 0 ? a[i] : (b[i] < 0 ? -a[i] : 0));
-    return r;
-#endif
-}
+/// Makes the kernels run on `tier`; returns 0, or -1 (and changes nothing) when the CPU lacks it.
+int csimd_select_tier(csimd_tier tier);
+
+/// A weight matrix of a 32-block type in QuantizedMatrix's layout: rows in groups of 16; per group and block
+/// 512 bytes, 8 quads of columns, each 64 bytes holding row r's four bytes of the quad at bytes 4r … 4r+3;
+/// per group and block 16 scales (and minima), rows in order.
+typedef struct {
+    const uint8_t *values;
+    const float *scales;
+    /// Block minima (Q4_1, Q5_1) or NULL.
+    const float *mins;
+    /// Rows of the matrix (the output's row stride); the last group may be cut short.
+    int64_t rows;
+    /// Blocks of 32 per row.
+    int64_t blocks;
+    /// Weights are two's-complement bytes (Q8_0); otherwise unsigned (≤ 31).
+    int is_signed;
+    /// Subtracted from unsigned weights (8 for Q4_0, 16 for Q5_0, 0 otherwise).
+    int32_t offset;
+} csimd_quantized_matrix;
+
+/// Activations quantized per block of 32 (QuantizedActivations): `rows` rows of `blocks · 32` bytes.
+typedef struct {
+    const int8_t *values;
+    /// Per block: the scale d.
+    const float *scales;
+    /// Per block: float16(d · Σq), widened.
+    const float *scaled_sums;
+    /// Per block: Σq.
+    const int32_t *sums;
+    int64_t rows;
+} csimd_quantized_activations;
+
+/// y[t, r] = W[r, :] · x[t, :] for the row groups first_group ..< end_group of `w` and every activation row
+/// (`y` has row stride w->rows), per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)` summed in block order with
+/// fused multiply-adds, as llama.cpp. With `accumulate`, the sum is computed first and then added to y.
+void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quantized_activations *x,
+                              int64_t first_group, int64_t end_group, float *y, int accumulate);
+
+/// The float kernels of the forward pass, on the active tier (the x86 tiers use FMA; the portable tier computes
+/// the same fused multiply-adds, by library call where the CPU has none: every tier gives the same values).
+
+/// In-place softmax over row[0 ..< valid] (the maximum subtracted, e^x to about 2 ulp, the sum in double from
+/// float partial sums of runs of 256), row[valid ..< n] set to zero; with `rounded_to_half` each probability
+/// is rounded to float16 (and widened back).
+void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_half);
+
+/// out[i] = silu(gate[i]) · up[i].
+void csimd_swiglu(const float *gate, const float *up, int64_t count, float *out);
+
+/// y[i] = e^x[i], the softmax's and SwiGLU's exponential: about 2 ulp for x in [-87, 88], smaller x underflow to e^-87.
+void csimd_exp(const float *x, float *y, int64_t count);
+
+/// Each value rounded to the nearest float16 (ties to even) and widened back, exactly as IEEE conversion.
+void csimd_round_to_half(float *x, int64_t count);
+
+/// Σ a[i]·b[i] (eight fused partial sums, added in lane order, then the tail).
+float csimd_dot(const float *a, const float *b, int64_t count);
+
+/// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.
+void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
 
 #endif

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a result came from, as every dapq-probe output file records it: the model file and its SHA-256,
-/// its family and shapes, the arithmetic, the thread count and the command line.
+/// its family and shapes, the arithmetic, the thread count, the SIMD tier of the integer kernels and the command line.
 public struct ModelProvenance: Sendable {
     /// The GGUF file the model came from, and its SHA-256 (hex).
     public var modelPath: String
@@ -19,6 +19,8 @@ public struct ModelProvenance: Sendable {
     public var numerics: String
     /// Threads of the numeric kernels.
     public var threads: Int
+    /// The `SIMDTier` the integer kernels ran on (`unrecorded` in files written before it was recorded).
+    public var simdTier: String
     /// The command line that made the file, shell-quoted.
     public var commandLine: String
 
@@ -36,6 +38,7 @@ public struct ModelProvenance: Sendable {
         ropeLayout = c.architecture.ropeLayout.rawValue
         numerics = model.numerics.rawValue
         self.threads = threads
+        simdTier = SIMDTier.active.rawValue
         self.commandLine = commandLine
     }
 
@@ -53,6 +56,7 @@ public struct ModelProvenance: Sendable {
         ropeLayout = try file.stringAttribute("rope_layout")
         numerics = try file.stringAttribute("numerics")
         threads = try file.attribute("threads", as: Int.self)
+        simdTier = try file.hasAttribute("simd_tier") ? try file.stringAttribute("simd_tier") : "unrecorded"
         self.commandLine = commandLine
     }
 
@@ -76,6 +80,7 @@ public struct ModelProvenance: Sendable {
         try file.setAttribute("rope_base", ropeBase)
         try file.setAttribute("rope_layout", ropeLayout)
         try file.setAttribute("threads", threads)
+        try file.setAttribute("simd_tier", simdTier)
         try file.setAttribute("command_line", commandLine)
         try file.setAttribute("numerics", numerics)
     }

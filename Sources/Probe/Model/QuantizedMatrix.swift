@@ -112,117 +112,19 @@ final class QuantizedMatrix: @unchecked Sendable {
 
     /// `y[t, r] = W[r, :] · x[t, :]` for the row groups `groupRange` and every activation row; `y` has row
     /// stride `rows`. With `accumulate`, `y[t, r] += …` (the sum computed first, then added). Each activation
-    /// row's result is the same whatever the batch: rows are computed independently, in the same order.
+    /// row's result is the same whatever the batch and whatever the `SIMDTier`: rows are computed independently,
+    /// in the same order, with exact integer sums (CSIMD's kernels).
     func multiply(_ x: QuantizedActivations, groups groupRange: Range<Int>, into y: UnsafeMutablePointer<Float>,
                   accumulate: Bool = false) {
-        // Activation rows in runs that stay in L2 while the run's groups pass over them; within a run each
-        // group's weights (one block row: 16 × cols bytes) stay in L1 while tiles of four rows pass over them.
-        let run = 256
-        var t0 = 0
-        while t0 < x.rows {
-            let t1 = min(x.rows, t0 + run)
-            for g in groupRange {
-                var t = t0
-                while t + 4 <= t1 {
-                    if kind == .signed {
-                        tile(InlineArray<4, Int>.self, group: g, x, firstRow: t, signedWeights: true, into: y, accumulate: accumulate)
-                    } else {
-                        tile(InlineArray<4, Int>.self, group: g, x, firstRow: t, signedWeights: false, into: y, accumulate: accumulate)
-                    }
-                    t += 4
-                }
-                while t < t1 {
-                    if kind == .signed {
-                        tile(InlineArray<1, Int>.self, group: g, x, firstRow: t, signedWeights: true, into: y, accumulate: accumulate)
-                    } else {
-                        tile(InlineArray<1, Int>.self, group: g, x, firstRow: t, signedWeights: false, into: y, accumulate: accumulate)
-                    }
-                    t += 1
-                }
-            }
-            t0 = t1
-        }
-    }
-
-    /// Group `g`'s 16 rows times activation rows `t0 ..< t0 + N`: per block, the integer sums `Σ q_w·q_x`
-    /// (`csimd_multiply_add_pairs` on a row's four bytes per 32-bit lane against the activations' four bytes
-    /// in every lane, `csimd_multiply_add_words` by ones to widen), then llama.cpp's `(d_w·d_x)·Σ (+ m_w·s_x)`
-    /// in float. Unsigned weights (≤ 31) make pair sums ≤ 2·31·127, so four quads still fit int16 before they
-    /// widen; signed weights (Q8_0) multiply |w| by x with w's sign and widen after every quad.
-    @inline(__always) private func tile<let N: Int>(_: InlineArray<N, Int>.Type, group g: Int, _ x: QuantizedActivations,
-                                                    firstRow t0: Int, signedWeights: Bool,
-                                                    into y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let nb = blocksPerRow, xb = UnsafeRawPointer(x.values)
-        let ones = SIMD16<Int16>(repeating: 1)
-        var low = InlineArray<N, SIMD8<Float>>(repeating: SIMD8()), high = InlineArray<N, SIMD8<Float>>(repeating: SIMD8())
-        for b in 0..<nb {
-            let base = UnsafeRawPointer(values + (g &* nb &+ b) &* Self.bytesPerGroupBlock)
-            let xq = xb + (t0 &* cols &+ b &* 32)
-            var lo = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8()), hi = InlineArray<N, SIMD8<Int32>>(repeating: SIMD8())
-            if signedWeights {
-                for c in 0..<8 {
-                    let w0 = base.load(fromByteOffset: c &* 64, as: SIMD32<Int8>.self)
-                    let w1 = base.load(fromByteOffset: c &* 64 &+ 32, as: SIMD32<Int8>.self)
-                    let m0 = csimd_magnitude(w0), m1 = csimd_magnitude(w1)
-                    for i in 0..<N {
-                        let a = Self.quad(xq, row: i, cols: cols, quad: c)
-                        lo[i] &+= csimd_multiply_add_words(csimd_multiply_add_pairs(m0, csimd_with_sign_of(a, w0)), ones)
-                        hi[i] &+= csimd_multiply_add_words(csimd_multiply_add_pairs(m1, csimd_with_sign_of(a, w1)), ones)
-                    }
-                }
-            } else {
-                for half in 0..<2 {
-                    var acc0 = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
-                    var acc1 = InlineArray<N, SIMD16<Int16>>(repeating: SIMD16())
-                    for k in 0..<4 {
-                        let c = half &* 4 &+ k
-                        let w0 = base.load(fromByteOffset: c &* 64, as: SIMD32<UInt8>.self)
-                        let w1 = base.load(fromByteOffset: c &* 64 &+ 32, as: SIMD32<UInt8>.self)
-                        for i in 0..<N {
-                            let a = Self.quad(xq, row: i, cols: cols, quad: c)
-                            acc0[i] &+= csimd_multiply_add_pairs(w0, a)
-                            acc1[i] &+= csimd_multiply_add_pairs(w1, a)
-                        }
-                    }
-                    for i in 0..<N {
-                        lo[i] &+= csimd_multiply_add_words(acc0[i], ones)
-                        hi[i] &+= csimd_multiply_add_words(acc1[i], ones)
-                    }
-                }
-            }
-            let slot = UnsafeRawPointer(scales + (g &* nb &+ b) &* Self.groupRows)
-            let dLow = slot.load(as: SIMD8<Float>.self), dHigh = slot.load(fromByteOffset: 32, as: SIMD8<Float>.self)
-            let m = mins.map { UnsafeRawPointer($0 + (g &* nb &+ b) &* Self.groupRows) }
-            let mLow = m?.load(as: SIMD8<Float>.self) ?? SIMD8(), mHigh = m?.load(fromByteOffset: 32, as: SIMD8<Float>.self) ?? SIMD8()
-            for i in 0..<N {
-                let block = (t0 &+ i) &* nb &+ b
-                if case .offset(let offset) = kind {
-                    let correction = SIMD8<Int32>(repeating: offset &* x.sums[block])
-                    lo[i] &-= correction
-                    hi[i] &-= correction
-                }
-                let dx = x.scales[block]
-                low[i] = low[i].addingProduct(Self.toFloat(lo[i]), dLow * dx)
-                high[i] = high[i].addingProduct(Self.toFloat(hi[i]), dHigh * dx)
-                if m != nil {
-                    low[i] = low[i].addingProduct(mLow, x.scaledSums[block])
-                    high[i] = high[i].addingProduct(mHigh, x.scaledSums[block])
-                }
-            }
-        }
-        for i in 0..<N {
-            let out = y + ((t0 &+ i) &* rows &+ g &* Self.groupRows)
-            for l in 0..<8 {
-                if g &* Self.groupRows &+ l < rows { out[l] = accumulate ? out[l] + low[i][l] : low[i][l] }
-                if g &* Self.groupRows &+ 8 &+ l < rows { out[8 &+ l] = accumulate ? out[8 &+ l] + high[i][l] : high[i][l] }
-            }
-        }
-    }
-
-    /// The activation bytes x[4c … 4c+3] of row `row` after `x`, in every 32-bit lane.
-    @inline(__always) static func quad(_ x: UnsafeRawPointer, row: Int, cols: Int, quad c: Int) -> SIMD32<Int8> {
-        let bits = x.loadUnaligned(fromByteOffset: row &* cols &+ 4 &* c, as: UInt32.self)
-        return unsafeBitCast(SIMD8<UInt32>(repeating: bits), to: SIMD32<Int8>.self)
+        var offset: Int32 = 0
+        if case .offset(let o) = kind { offset = o }
+        var matrix = csimd_quantized_matrix(values: values, scales: scales, mins: mins.map { UnsafePointer($0) },
+                                            rows: Int64(rows), blocks: Int64(blocksPerRow),
+                                            is_signed: kind == .signed ? 1 : 0, offset: offset)
+        var activations = csimd_quantized_activations(values: x.values, scales: x.scales, scaled_sums: x.scaledSums,
+                                                      sums: x.sums, rows: Int64(x.rows))
+        csimd_multiply_quantized(&matrix, &activations, Int64(groupRange.lowerBound), Int64(groupRange.upperBound),
+                                 y, accumulate ? 1 : 0)
     }
 
     /// Exact int32 → float for |v| < 2²² (block sums are far smaller): add the bits of 1.5·2²³ and subtract it.

@@ -1,3 +1,4 @@
+import CSIMD
 import Foundation
 
 /// The element-wise pieces of a decoder block.
@@ -15,84 +16,16 @@ enum Kernels {
         }
     }
 
-    /// `out[i] = silu(gate[i]) * up[i]` for `count` values.
+    /// `out[i] = silu(gate[i]) * up[i]` for `count` values (CSIMD, on the active `SIMDTier`).
     static func swiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        var i = 0
-        while i + 8 <= count {
-            let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
-            let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
-            let y = g / (1 + VectorMath.exp(-g)) * u
-            UnsafeMutableRawPointer(out + i).storeBytes(of: y, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
-            let g = gate[i]
-            out[i] = g / (1 + expf(-g)) * up[i]
-            i += 1
-        }
+        csimd_swiglu(gate, up, Int64(count), out)
     }
 
     /// In-place softmax over the first `valid` entries of a row (the sum in double precision, as ggml, from float
-    /// partial sums of at most 16 values per lane); entries from `valid` to `n` are set to zero. Eight lanes at a
-    /// time: the maximum, the exponentials and their sums, and the scaling each one pass. `roundedToHalf` also
-    /// rounds each probability to float16 in the scaling pass (`roundToHalf` after the softmax, without another pass).
+    /// partial sums of at most 16 values per lane); entries from `valid` to `n` are set to zero. `roundedToHalf`
+    /// also rounds each probability to float16 in the scaling pass. CSIMD, on the active `SIMDTier`.
     static func softmaxPrefix(_ row: UnsafeMutablePointer<Float>, valid: Int, n: Int, roundedToHalf: Bool = false) {
-        let raw = UnsafeMutableRawPointer(row)
-        let whole = valid & ~7
-        var mv = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i < whole {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            mv.replace(with: v, where: v .> mv)
-            i += 8
-        }
-        var m = VectorMath.largest(mv)
-        for j in whole..<valid where row[j] > m { m = row[j] }
-        mv = SIMD8<Float>(repeating: m)
-        // Float sums over runs of at most 256 values (two accumulators, so that the additions' latency does not
-        // bound the loop), each run's sums then added in double precision.
-        var a0 = SIMD4<Double>(), a1 = SIMD4<Double>(), a2 = SIMD4<Double>(), a3 = SIMD4<Double>()
-        i = 0
-        while i < whole {
-            let runEnd = Swift.min(whole, i + 256)
-            var f0 = SIMD8<Float>(), f1 = SIMD8<Float>()
-            while i + 16 <= runEnd {
-                let e0 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
-                let e1 = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self) - mv)
-                raw.storeBytes(of: e0, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                raw.storeBytes(of: e1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
-                f0 += e0
-                f1 += e1
-                i += 16
-            }
-            if i < runEnd {
-                let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mv)
-                raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
-                f0 += e
-                i += 8
-            }
-            a0 += SIMD4<Double>(f0.lowHalf)
-            a1 += SIMD4<Double>(f0.highHalf)
-            a2 += SIMD4<Double>(f1.lowHalf)
-            a3 += SIMD4<Double>(f1.highHalf)
-        }
-        var sum = ((a0 + a1) + (a2 + a3)).sum()
-        for j in whole..<valid {
-            let e = expf(row[j] - m)
-            row[j] = e
-            sum += Double(e)
-        }
-        let inv = Float(1 / sum)
-        let iv = SIMD8<Float>(repeating: inv)
-        i = 0
-        while i < whole {
-            var v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * iv
-            if roundedToHalf { v = SIMD8<Float>(SIMD8<Float16>(v)) }
-            raw.storeBytes(of: v, toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        for j in whole..<valid { row[j] = roundedToHalf ? Float(Float16(row[j] * inv)) : row[j] * inv }
-        if valid < n { (row + valid).update(repeating: 0, count: n - valid) }
+        csimd_softmax_prefix(row, Int64(valid), Int64(n), roundedToHalf ? 1 : 0)
     }
 
     /// `x[i] += y[i]`.
@@ -102,71 +35,21 @@ enum Kernels {
 }
 
 extension Kernels {
-    /// Rounds each value to the nearest float16 and back.
+    /// Rounds each value to the nearest float16 and back (CSIMD: exactly IEEE conversion, without F16C).
     static func roundToHalf(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let raw = UnsafeMutableRawPointer(x)
-        var i = 0
-        while i + 8 <= count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: SIMD8<Float>(SIMD8<Float16>(v)), toByteOffset: i * 4, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
-            x[i] = Float(Float16(x[i]))
-            i += 1
-        }
+        csimd_round_to_half(x, Int64(count))
     }
 }
 
 extension Kernels {
-    /// Σ a[i]·b[i].
+    /// Σ a[i]·b[i] (CSIMD: eight fused partial sums, then the tail).
     @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= count {
-            acc = acc.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
-                                    UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
-            i += 8
-        }
-        var s = acc.sum()
-        while i < count { s += a[i] * b[i]; i += 1 }
-        return s
+        csimd_dot(a, b, Int64(count))
     }
 
-    /// `out[0..<width] = Σ_j weights[j] · rows[j, :]` over `count` rows of `width` values.
+    /// `out[0..<width] = Σ_j weights[j] · rows[j, :]` over `count` rows of `width` values (CSIMD).
     static func weightedSum(_ weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, width: Int,
                             into out: UnsafeMutablePointer<Float>) {
-        if width == 64 {
-            // Decoding's common case (d_head 64): the whole output row stays in eight vector registers.
-            var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
-                       SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-            for j in 0..<count {
-                let w = SIMD8<Float>(repeating: weights[j]), r = UnsafeRawPointer(rows + j * 64)
-                acc.0 = acc.0.addingProduct(w, r.loadUnaligned(fromByteOffset: 0, as: SIMD8<Float>.self))
-                acc.1 = acc.1.addingProduct(w, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                acc.2 = acc.2.addingProduct(w, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-                acc.3 = acc.3.addingProduct(w, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-                acc.4 = acc.4.addingProduct(w, r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
-                acc.5 = acc.5.addingProduct(w, r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
-                acc.6 = acc.6.addingProduct(w, r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
-                acc.7 = acc.7.addingProduct(w, r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
-            }
-            let o = UnsafeMutableRawPointer(out)
-            o.storeBytes(of: acc.0, toByteOffset: 0, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.1, toByteOffset: 32, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.2, toByteOffset: 64, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.3, toByteOffset: 96, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.4, toByteOffset: 128, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.5, toByteOffset: 160, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.6, toByteOffset: 192, as: SIMD8<Float>.self)
-            o.storeBytes(of: acc.7, toByteOffset: 224, as: SIMD8<Float>.self)
-            return
-        }
-        out.update(repeating: 0, count: width)
-        for j in 0..<count {
-            let w = weights[j], r = rows + j * width
-            for k in 0..<width { out[k] += w * r[k] }
-        }
+        csimd_weighted_sum(weights, rows, Int64(count), Int64(width), out)
     }
-
 }

@@ -71,10 +71,13 @@ final class QuantizedActivations {
         func larger(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
         let amax = VectorMath.largest(larger(larger(magnitude(v.0), magnitude(v.1)), larger(magnitude(v.2), magnitude(v.3))))
         let id: Float = amax != 0 ? 127 / amax : 0
-        v.0 = (v.0 * id).rounded(.toNearestOrEven)
-        v.1 = (v.1 * id).rounded(.toNearestOrEven)
-        v.2 = (v.2 * id).rounded(.toNearestOrEven)
-        v.3 = (v.3 * id).rounded(.toNearestOrEven)
+        // |x·id| ≤ 127: adding and subtracting 1.5·2²³ rounds to the nearest integer, ties to even (an SSE2 add,
+        // where `rounded(.toNearestOrEven)` needs SSE4.1 or a library call per lane).
+        func roundedToInteger(_ w: SIMD8<Float>) -> SIMD8<Float> { (w + 12_582_912) - 12_582_912 }
+        v.0 = roundedToInteger(v.0 * id)
+        v.1 = roundedToInteger(v.1 * id)
+        v.2 = roundedToInteger(v.2 * id)
+        v.3 = roundedToInteger(v.3 * id)
         // |q| ≤ 127: the float sum of 32 of them is exact, and a whole number of magnitude at most 4064 converts
         // exactly by the same bit trick as the values; unlike Int32(_:), it does not trap when a weight file's
         // NaN or infinity has reached the activations (the sum is then meaningless, as in llama.cpp).
@@ -105,7 +108,9 @@ extension QuantizedActivations {
             }
             let iscale = -127 / extreme
             let d = 1 / iscale
-            for j in 0..<superBlock { xb[j] = d * min(127, (iscale * xb[j]).rounded(.toNearestOrEven)) }
+            // |iscale·x| ≤ 127: adding and subtracting 1.5·2²³ rounds half to even, without a library call per value
+            // in a build for the x86-64 baseline (no SSE4.1 `roundps`).
+            for j in 0..<superBlock { xb[j] = d * min(127, ((iscale * xb[j]) + 12_582_912) - 12_582_912) }
         }
     }
 }

@@ -1,0 +1,204 @@
+// The float kernels of the forward pass (softmax, SwiGLU, float16 rounding, attention's dot products and weighted
+// sums), written once with vector extensions and compiled per tier by FloatKernelsPortable.c and
+// FloatKernelsFMA.c, which define FLOAT_KERNEL(name) to prefix the function names. Fused multiply-adds are
+// `__builtin_elementwise_fma`: one instruction with FMA, a correctly rounded library call without; every tier
+// computes the same values. Nothing else is contracted (`fp contract(off)` in the including files).
+#include "CSIMD.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) f32x8 load8(const float *p) {
+    f32x8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void store8(float *p, f32x8 v) { memcpy(p, &v, sizeof v); }
+
+static inline __attribute__((always_inline)) f32x8 splat8(float x) { return (f32x8){x, x, x, x, x, x, x, x}; }
+
+/// Lane by lane: a where mask is all ones, else b (masks as vector comparisons give them).
+static inline __attribute__((always_inline)) f32x8 select8(i32x8 mask, f32x8 a, f32x8 b) {
+    u32x8 ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    const u32x8 m = (u32x8)mask, r = (ua & m) | (ub & ~m);
+    f32x8 out;
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
+static inline __attribute__((always_inline)) f32x8 fma8(f32x8 a, f32x8 b, f32x8 c) {
+    return __builtin_elementwise_fma(a, b, c);
+}
+
+/// e^x to about 2 ulp for x in [-87, 88] (smaller x underflow towards 0, as the softmax needs). Range reduction
+/// x = n·ln2 + r with |r| ≤ ln2/2, then a degree-6 polynomial for e^r and 2^n from bits.
+static inline __attribute__((always_inline)) f32x8 exp8(f32x8 x) {
+    f32x8 clamped = select8(x < -87, splat8(-87), x);
+    clamped = select8(clamped > 88, splat8(88), clamped);
+    // Round x·log2(e) to the nearest integer by adding 1.5·2²³: the sum's low mantissa bits hold n + 0x4B400000.
+    const f32x8 shifted = fma8(clamped, splat8(1.44269504f), splat8(12582912.0f));
+    const f32x8 n = shifted - 12582912.0f;
+    const f32x8 r = fma8(n, splat8(-1.4286068e-6f), fma8(n, splat8(-0.69314575f), clamped));
+    f32x8 p = fma8(r, splat8(1.0f / 720), splat8(1.0f / 120));
+    p = fma8(p, r, splat8(1.0f / 24));
+    p = fma8(p, r, splat8(1.0f / 6));
+    p = fma8(p, r, splat8(0.5f));
+    p = fma8(p, r, splat8(1.0f));
+    p = fma8(p, r, splat8(1.0f));
+    i32x8 exponent;
+    memcpy(&exponent, &shifted, sizeof exponent);
+    exponent = (exponent - 0x4B400000 + 127) << 23;
+    f32x8 scale;
+    memcpy(&scale, &exponent, sizeof scale);
+    return p * scale;
+}
+
+/// Each lane rounded to the nearest float16 (ties to even) and widened back, as IEEE conversion does, with float
+/// adds and integer masks only (no F16C needed): |x| is rounded to 11 significant bits by adding and subtracting a
+/// power of two 13 binades above it (at least 2⁻¹, for the quantum 2⁻²⁴ of float16's subnormals); at or beyond
+/// 65520 it becomes infinity; NaN stays NaN.
+static inline __attribute__((always_inline)) f32x8 round_to_half8(f32x8 x) {
+    u32x8 bits;
+    memcpy(&bits, &x, sizeof bits);
+    const u32x8 sign = bits & 0x80000000u, magnitude_bits = bits & 0x7FFFFFFFu;
+    u32x8 magic_bits = (magnitude_bits & 0x7F800000u) + (13u << 23);
+    const u32x8 below = (u32x8)(magic_bits < 0x3F000000u);
+    magic_bits = (below & 0x3F000000u) | (~below & magic_bits);
+    f32x8 magnitude, magic;
+    memcpy(&magnitude, &magnitude_bits, sizeof magnitude);
+    memcpy(&magic, &magic_bits, sizeof magic);
+    f32x8 rounded = (magnitude + magic) - magic;
+    rounded = select8(magnitude >= 65520.0f, splat8(INFINITY), rounded);
+    rounded = select8(magnitude != magnitude, magnitude, rounded);
+    u32x8 out;
+    memcpy(&out, &rounded, sizeof out);
+    out |= sign;
+    f32x8 result;
+    memcpy(&result, &out, sizeof result);
+    return result;
+}
+
+/// One value rounded to float16 and back (the same arithmetic on one lane).
+static inline __attribute__((always_inline)) float round_to_half1(float x) { return round_to_half8(splat8(x))[0]; }
+
+/// The largest of the eight lanes: halves compared, then quarters, then the last two.
+static inline __attribute__((always_inline)) float largest8(f32x8 v) {
+    float m4[4];
+    for (int l = 0; l < 4; l++) m4[l] = v[l + 4] > v[l] ? v[l + 4] : v[l];
+    const float m0 = m4[2] > m4[0] ? m4[2] : m4[0], m1 = m4[3] > m4[1] ? m4[3] : m4[1];
+    return m1 >= m0 ? m1 : m0;
+}
+
+void FLOAT_KERNEL(softmax_prefix)(float *row, int64_t valid, int64_t n, int rounded_to_half) {
+    const int64_t whole = valid & ~(int64_t)7;
+    f32x8 mv = splat8(-INFINITY);
+    for (int64_t i = 0; i < whole; i += 8) {
+        const f32x8 v = load8(row + i);
+        mv = select8(v > mv, v, mv);
+    }
+    float m = largest8(mv);
+    for (int64_t j = whole; j < valid; j++) {
+        if (row[j] > m) m = row[j];
+    }
+    mv = splat8(m);
+    // Float sums over runs of at most 256 values (two accumulators, so that the additions' latency does not bound
+    // the loop), each run's sums then added in double precision.
+    f64x4 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int64_t i = 0;
+    while (i < whole) {
+        const int64_t run_end = whole < i + 256 ? whole : i + 256;
+        f32x8 f0 = {0}, f1 = {0};
+        for (; i + 16 <= run_end; i += 16) {
+            const f32x8 e0 = exp8(load8(row + i) - mv), e1 = exp8(load8(row + i + 8) - mv);
+            store8(row + i, e0);
+            store8(row + i + 8, e1);
+            f0 += e0;
+            f1 += e1;
+        }
+        if (i < run_end) {
+            const f32x8 e = exp8(load8(row + i) - mv);
+            store8(row + i, e);
+            f0 += e;
+            i += 8;
+        }
+        a0 += __builtin_convertvector(__builtin_shufflevector(f0, f0, 0, 1, 2, 3), f64x4);
+        a1 += __builtin_convertvector(__builtin_shufflevector(f0, f0, 4, 5, 6, 7), f64x4);
+        a2 += __builtin_convertvector(__builtin_shufflevector(f1, f1, 0, 1, 2, 3), f64x4);
+        a3 += __builtin_convertvector(__builtin_shufflevector(f1, f1, 4, 5, 6, 7), f64x4);
+    }
+    const f64x4 total = (a0 + a1) + (a2 + a3);
+    double sum = ((total[0] + total[1]) + total[2]) + total[3];
+    for (int64_t j = whole; j < valid; j++) {
+        const float e = expf(row[j] - m);
+        row[j] = e;
+        sum += (double)e;
+    }
+    const float inv = (float)(1 / sum);
+    for (i = 0; i < whole; i += 8) {
+        f32x8 v = load8(row + i) * inv;
+        if (rounded_to_half) v = round_to_half8(v);
+        store8(row + i, v);
+    }
+    for (int64_t j = whole; j < valid; j++) row[j] = rounded_to_half ? round_to_half1(row[j] * inv) : row[j] * inv;
+    for (int64_t j = valid; j < n; j++) row[j] = 0;
+}
+
+void FLOAT_KERNEL(swiglu)(const float *gate, const float *up, int64_t count, float *out) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const f32x8 g = load8(gate + i);
+        store8(out + i, g / (1.0f + exp8(-g)) * load8(up + i));
+    }
+    for (; i < count; i++) out[i] = gate[i] / (1 + expf(-gate[i])) * up[i];
+}
+
+void FLOAT_KERNEL(exp)(const float *x, float *y, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) store8(y + i, exp8(load8(x + i)));
+    for (; i < count; i++) {
+        f32x8 v = splat8(x[i]);
+        y[i] = exp8(v)[0];
+    }
+}
+
+void FLOAT_KERNEL(round_to_half)(float *x, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) store8(x + i, round_to_half8(load8(x + i)));
+    for (; i < count; i++) x[i] = round_to_half1(x[i]);
+}
+
+float FLOAT_KERNEL(dot)(const float *a, const float *b, int64_t count) {
+    f32x8 acc = {0};
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), load8(b + i), acc);
+    float s = acc[0];
+    for (int l = 1; l < 8; l++) s += acc[l];
+    for (; i < count; i++) s += a[i] * b[i];
+    return s;
+}
+
+void FLOAT_KERNEL(weighted_sum)(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+    if (width == 64) {
+        // Decoding's common case (d_head 64): the whole output row stays in eight vector registers.
+        f32x8 acc[8] = {{0}};
+        for (int64_t j = 0; j < count; j++) {
+            const f32x8 w = splat8(weights[j]);
+            for (int k = 0; k < 8; k++) acc[k] = fma8(w, load8(rows + j * 64 + 8 * k), acc[k]);
+        }
+        for (int k = 0; k < 8; k++) store8(out + 8 * k, acc[k]);
+        return;
+    }
+    for (int64_t k = 0; k < width; k++) out[k] = 0;
+    for (int64_t j = 0; j < count; j++) {
+        const float w = weights[j];
+        for (int64_t k = 0; k < width; k++) out[k] += w * rows[j * width + k];
+    }
+}
