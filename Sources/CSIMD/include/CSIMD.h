@@ -67,4 +67,6 @@ typedef struct {
 void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quantized_activations *x,
                               int64_t first_group, int64_t end_group, float *y, int accumulate);
 
+#include "CSIMDKQuant.h"
+
 #endif

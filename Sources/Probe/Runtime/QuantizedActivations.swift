@@ -79,30 +79,3 @@ final class QuantizedActivations {
         return (v, amax / 127, Int32(((v.0 + v.1) + (v.2 + v.3)).sum()))
     }
 }
-
-extension QuantizedActivations {
-    /// Values per Q8_K block (the K-quants' super-block).
-    static let superBlock = 256
-
-    /// Replaces `x` (`count` a multiple of 256) by its value after llama.cpp's Q8_K quantization, the activation
-    /// type of its K-quant dot products (`quantize_row_q8_K_ref`): per block of 256, the value of largest magnitude
-    /// `m` (sign kept) sets `iscale = −127 / m`, `q = min(127, round-half-even(iscale · x))`, `d = 1 / iscale` kept
-    /// as float32; then `d·q`.
-    static func roundTripQ8K(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for b in stride(from: 0, to: count, by: superBlock) {
-            let xb = x + b
-            var amax: Float = 0, extreme: Float = 0
-            for j in 0..<superBlock where abs(xb[j]) > amax {
-                amax = abs(xb[j])
-                extreme = xb[j]
-            }
-            guard amax != 0 else {
-                xb.update(repeating: 0, count: superBlock)
-                continue
-            }
-            let iscale = -127 / extreme
-            let d = 1 / iscale
-            for j in 0..<superBlock { xb[j] = d * min(127, (iscale * xb[j]).rounded(.toNearestOrEven)) }
-        }
-    }
-}
