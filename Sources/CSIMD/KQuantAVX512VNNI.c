@@ -12,7 +12,8 @@
 
 #include "KQuantRowAVX2.h"
 
-static void dot4(const csimd_kblock *blocks, int64_t nb, const int8_t *x, int64_t cols, int32_t *dots) {
+static void dot4(const csimd_kblock *blocks, int64_t nb, int is_q6, const int8_t *x, int64_t cols,
+                 const int16_t *x_sums, int32_t *main, int32_t *minimum) {
     for (int64_t b = 0; b < nb; b++) {
         const csimd_kblock *k = blocks + b;
         const int8_t *a = x + b * CSIMD_KQUANT_BLOCK;
@@ -26,13 +27,17 @@ static void dot4(const csimd_kblock *blocks, int64_t nb, const int8_t *x, int64_
                 sum[i] = _mm512_dpwssd_epi32(sum[i], _mm512_maddubs_epi16(v, q), scales);
             }
         }
-        for (int i = 0; i < 4; i++) dots[i * nb + b] = _mm512_reduce_add_epi32(sum[i]);
+        __m256i folded[4];
+        for (int i = 0; i < 4; i++) {
+            folded[i] = _mm256_add_epi32(_mm512_castsi512_si256(sum[i]), _mm512_extracti64x4_epi64(sum[i], 1));
+        }
+        csimd_finish4_avx2(folded, k, nb, b, is_q6, x_sums, main, minimum);
     }
 }
 
 static void row1(const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x, const int16_t *x_sums,
-                 csimd_kquant_sums *sums) {
-    csimd_row1_avx2(row, type, nb, x, x_sums, sums);
+                 int32_t *main, int32_t *minimum) {
+    csimd_row1_avx2(row, type, nb, x, x_sums, main, minimum);
 }
 
 void csimd_multiply_kquant_avx512vnni(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,

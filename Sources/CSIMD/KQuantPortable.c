@@ -11,17 +11,16 @@ static inline __attribute__((always_inline)) int32_t dot(const csimd_kblock *k, 
     return sum;
 }
 
-static void dot4(const csimd_kblock *blocks, int64_t nb, const int8_t *x, int64_t cols, int32_t *dots) {
-    for (int i = 0; i < 4; i++) {
-        for (int64_t b = 0; b < nb; b++) dots[i * nb + b] = dot(blocks + b, x + i * cols + b * CSIMD_KQUANT_BLOCK);
-    }
-}
-
 static int32_t dot1(const csimd_kblock *k, const int8_t *a) { return dot(k, a); }
 
+static void dot4(const csimd_kblock *blocks, int64_t nb, int is_q6, const int8_t *x, int64_t cols,
+                 const int16_t *x_sums, int32_t *main, int32_t *minimum) {
+    csimd_kquant_dot4_by_blocks(blocks, nb, is_q6, x, cols, x_sums, main, minimum, dot1);
+}
+
 static void row1(const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x, const int16_t *x_sums,
-                 csimd_kquant_sums *sums) {
-    csimd_kquant_row1_unpacked(row, type, nb, x, x_sums, sums, dot1);
+                 int32_t *main, int32_t *minimum) {
+    csimd_kquant_row1_by_blocks(row, type, nb, x, x_sums, main, minimum, dot1);
 }
 
 void csimd_multiply_kquant_portable(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,

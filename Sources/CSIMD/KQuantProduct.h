@@ -37,20 +37,15 @@ typedef struct __attribute__((aligned(64))) {
     int16_t corrections[16];
 } csimd_kblock;
 
-/// The integer parts of one super-block's product with one activation row, exact: `main` = Σ over sub-blocks
-/// of scale · Σ q_w q_x (for Q6_K with q_w − 32), `minimum` = Σ over sub-blocks of min · Σ q_x (0 for Q6_K).
-typedef struct {
-    int32_t main, minimum;
-} csimd_kquant_sums;
+/// A tier's integer parts of one weight row's unpacked super-blocks times four activation rows (x, x + cols, …;
+/// their Q8_K sums at x_sums + i · nb · 16), exact, at [i · nb + b]: main = Σ over sub-blocks of
+/// scale · Σ q_w q_x (for Q6_K with q_w − 32), minimum = Σ over sub-blocks of min · Σ q_x (Q4_K, Q5_K).
+typedef void (*csimd_kquant_dot4)(const csimd_kblock *blocks, int64_t nb, int is_q6, const int8_t *x, int64_t cols,
+                                  const int16_t *x_sums, int32_t *main, int32_t *minimum);
 
-/// A tier's dot products of one weight row's unpacked super-blocks with four activation rows (x, x + cols, …):
-/// dots[i · nb + b] = Σ_pairs pair_scales · (w₀x₀ + w₁x₁) over super-block b.
-typedef void (*csimd_kquant_dot4)(const csimd_kblock *blocks, int64_t nb, const int8_t *x, int64_t cols, int32_t *dots);
-
-/// A tier's integer parts of one weight row (GGUF super-blocks of `type`) with one activation row and its
-/// Q8_K sums: sums[b] for each super-block b.
+/// A tier's integer parts of one weight row (GGUF super-blocks of `type`) times one activation row, at [b].
 typedef void (*csimd_kquant_row1)(const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x,
-                                  const int16_t *x_sums, csimd_kquant_sums *sums);
+                                  const int16_t *x_sums, int32_t *main, int32_t *minimum);
 
 /// IEEE half-precision bits to float32 (exact).
 static inline float csimd_half_to_float(const uint8_t *p) {
@@ -131,44 +126,82 @@ static inline __attribute__((always_inline)) void csimd_kquant_unpack(csimd_kqua
     for (int q = 0; q < 128; q++) k->pair_scales[q] = scales[q / 8];
 }
 
-/// The integer parts from an unpacked super-block's dot product and the activation row's 16 Q8_K sums.
-static inline __attribute__((always_inline)) csimd_kquant_sums csimd_kquant_unpacked_sums(const csimd_kblock *k,
-                                                                                        int is_q6, int32_t dot,
-                                                                                        const int16_t *x_sums) {
+/// The correction of an unpacked super-block for one activation row: Σ over 16-value parts of the row's Q8_K
+/// sum times the block's correction (exact).
+static inline __attribute__((always_inline)) int32_t csimd_kquant_correction(const csimd_kblock *k, const int16_t *x_sums) {
     int32_t correction = 0;
     for (int s = 0; s < 16; s++) correction += (int32_t)x_sums[s] * k->corrections[s];
-    return is_q6 ? (csimd_kquant_sums){dot - correction, 0} : (csimd_kquant_sums){dot, correction};
+    return correction;
 }
 
-/// One activation row's product with a weight row from the integer parts, per super-block in order (the float
-/// steps every tier shares, unfused): sum += (d_x·d) · main, then for Q4_K and Q5_K sum −= (d_x·dmin) · minimum.
-static inline __attribute__((always_inline)) float csimd_kquant_row_sum(const uint8_t *row, csimd_kquant_type type,
-                                                                        int64_t nb, const csimd_kquant_sums *sums,
-                                                                        const float *dx) {
+/// A weight row's super-block scales d and (Q4_K, Q5_K) dmin as float32.
+static inline __attribute__((always_inline)) void csimd_kquant_row_scales(const uint8_t *row, csimd_kquant_type type,
+                                                                          int64_t nb, float *d, float *dmin) {
     const int64_t bytes = csimd_kquant_block_bytes(type);
-    float sum = 0;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = row + b * bytes;
-        if (type == CSIMD_Q6_K) {
-            sum += (dx[b] * csimd_half_to_float(p + 208)) * (float)sums[b].main;
-        } else {
-            sum += (dx[b] * csimd_half_to_float(p)) * (float)sums[b].main;
-            sum -= (dx[b] * csimd_half_to_float(p + 2)) * (float)sums[b].minimum;
-        }
+        d[b] = csimd_half_to_float(type == CSIMD_Q6_K ? p + 208 : p);
+        dmin[b] = type == CSIMD_Q6_K ? 0 : csimd_half_to_float(p + 2);
     }
-    return sum;
 }
 
-/// A row1 for tiers without a fused kernel: each super-block unpacked, then the tier's one-row dot product.
-static inline __attribute__((always_inline)) void csimd_kquant_row1_unpacked(
-    const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x, const int16_t *x_sums,
-    csimd_kquant_sums *sums, int32_t (*dot1)(const csimd_kblock *k, const int8_t *x)) {
+/// The products of a weight row with `n` activation rows (1 or 4) from the integer parts at [i · nb + b] and
+/// the rows' Q8_K scales dx at [i · nb + b] (the float steps every tier shares, each rounded on its own): per
+/// super-block the terms (d_x·d) · main and (d_x·dmin) · minimum, each loop of them one the compiler may
+/// vectorize without changing a bit; then, as llama.cpp keeps the minima in an accumulator of their own, the
+/// sum of the first terms minus the sum of the second, each in super-block order. `scratch` holds 8 · nb floats.
+static inline __attribute__((always_inline)) void csimd_kquant_row_sums(const int n, int64_t nb, int is_q6,
+                                                                        const int32_t *main, const int32_t *minimum,
+                                                                        const float *d, const float *dmin,
+                                                                        const float *dx, float *scratch, float *out) {
+    float *scaled = scratch, *scaled_minimum = scratch + n * nb;
+    for (int i = 0; i < n; i++) {
+        for (int64_t b = 0; b < nb; b++) scaled[i * nb + b] = (dx[i * nb + b] * d[b]) * (float)main[i * nb + b];
+    }
+    float sum[4] = {0, 0, 0, 0}, minima[4] = {0, 0, 0, 0};
+    for (int64_t b = 0; b < nb; b++) {
+        for (int i = 0; i < n; i++) sum[i] += scaled[i * nb + b];
+    }
+    if (!is_q6) {
+        for (int i = 0; i < n; i++) {
+            for (int64_t b = 0; b < nb; b++) {
+                scaled_minimum[i * nb + b] = (dx[i * nb + b] * dmin[b]) * (float)minimum[i * nb + b];
+            }
+        }
+        for (int64_t b = 0; b < nb; b++) {
+            for (int i = 0; i < n; i++) minima[i] += scaled_minimum[i * nb + b];
+        }
+    }
+    for (int i = 0; i < n; i++) out[i] = sum[i] - minima[i];
+}
+
+/// A dot4 for tiers without their own: the tier's one-block dot product, then the corrections.
+static inline __attribute__((always_inline)) void csimd_kquant_dot4_by_blocks(
+    const csimd_kblock *blocks, int64_t nb, int is_q6, const int8_t *x, int64_t cols, const int16_t *x_sums,
+    int32_t *main, int32_t *minimum, int32_t (*dot1)(const csimd_kblock *k, const int8_t *x)) {
+    for (int i = 0; i < 4; i++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const int32_t dot = dot1(blocks + b, x + i * cols + b * CSIMD_KQUANT_BLOCK);
+            const int32_t correction = csimd_kquant_correction(blocks + b, x_sums + (i * nb + b) * 16);
+            main[i * nb + b] = is_q6 ? dot - correction : dot;
+            minimum[i * nb + b] = is_q6 ? 0 : correction;
+        }
+    }
+}
+
+/// A row1 for tiers without a fused kernel: each super-block unpacked, then the tier's one-block dot product.
+static inline __attribute__((always_inline)) void csimd_kquant_row1_by_blocks(
+    const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x, const int16_t *x_sums, int32_t *main,
+    int32_t *minimum, int32_t (*dot1)(const csimd_kblock *k, const int8_t *x)) {
     const int64_t bytes = csimd_kquant_block_bytes(type);
+    const int is_q6 = type == CSIMD_Q6_K;
     csimd_kblock k;
     for (int64_t b = 0; b < nb; b++) {
         csimd_kquant_unpack(type, row + b * bytes, &k);
-        sums[b] = csimd_kquant_unpacked_sums(&k, type == CSIMD_Q6_K, dot1(&k, x + b * CSIMD_KQUANT_BLOCK),
-                                             x_sums + 16 * b);
+        const int32_t dot = dot1(&k, x + b * CSIMD_KQUANT_BLOCK);
+        const int32_t correction = csimd_kquant_correction(&k, x_sums + 16 * b);
+        main[b] = is_q6 ? dot - correction : dot;
+        minimum[b] = is_q6 ? 0 : correction;
     }
 }
 
@@ -189,39 +222,39 @@ static inline __attribute__((always_inline)) void csimd_kquant_loop(const csimd_
     const int64_t nb = w->blocks, cols = nb * CSIMD_KQUANT_BLOCK, bytes = csimd_kquant_block_bytes(w->type);
     const int is_q6 = w->type == CSIMD_Q6_K;
     csimd_kblock *blocks = x->rows >= 4 ? aligned_alloc(64, (size_t)nb * sizeof *blocks) : NULL;
-    int32_t *dots = malloc((size_t)(4 * nb) * sizeof *dots);
-    csimd_kquant_sums *sums = malloc((size_t)(4 * nb) * sizeof *sums);
+    // main, minimum (4 · nb int32 each), d, dmin (nb floats each), the row sums' scratch (8 · nb floats).
+    int32_t *main = malloc((size_t)(18 * nb) * sizeof(int32_t));
+    int32_t *minimum = main + 4 * nb;
+    float *d = (float *)(minimum + 4 * nb), *dmin = d + nb, *scratch = dmin + nb;
     const int64_t run = csimd_kquant_run(cols);
     for (int64_t t0 = 0; t0 < x->rows; t0 += run) {
         const int64_t t1 = t0 + run < x->rows ? t0 + run : x->rows;
         for (int64_t r = first_row; r < end_row; r++) {
             const uint8_t *row = w->data + r * nb * bytes;
+            csimd_kquant_row_scales(row, w->type, nb, d, dmin);
             int64_t t = t0;
             if (t1 - t0 >= 4) {
                 for (int64_t b = 0; b < nb; b++) csimd_kquant_unpack(w->type, row + b * bytes, blocks + b);
                 for (; t + 4 <= t1; t += 4) {
-                    dot4(blocks, nb, x->values + t * cols, cols, dots);
+                    dot4(blocks, nb, is_q6, x->values + t * cols, cols, x->sums + t * nb * 16, main, minimum);
+                    float sums[4];
+                    csimd_kquant_row_sums(4, nb, is_q6, main, minimum, d, dmin, x->scales + t * nb, scratch, sums);
                     for (int i = 0; i < 4; i++) {
-                        const int16_t *x_sums = x->sums + (t + i) * nb * 16;
-                        for (int64_t b = 0; b < nb; b++) {
-                            sums[i * nb + b] = csimd_kquant_unpacked_sums(blocks + b, is_q6, dots[i * nb + b], x_sums + 16 * b);
-                        }
-                        const float sum = csimd_kquant_row_sum(row, w->type, nb, sums + i * nb, x->scales + (t + i) * nb);
                         float *out = y + (t + i) * w->rows + r;
-                        *out = accumulate ? *out + sum : sum;
+                        *out = accumulate ? *out + sums[i] : sums[i];
                     }
                 }
             }
             for (; t < t1; t++) {
-                row1(row, w->type, nb, x->values + t * cols, x->sums + t * nb * 16, sums);
-                const float sum = csimd_kquant_row_sum(row, w->type, nb, sums, x->scales + t * nb);
+                row1(row, w->type, nb, x->values + t * cols, x->sums + t * nb * 16, main, minimum);
+                float sum;
+                csimd_kquant_row_sums(1, nb, is_q6, main, minimum, d, dmin, x->scales + t * nb, scratch, &sum);
                 float *out = y + t * w->rows + r;
                 *out = accumulate ? *out + sum : sum;
             }
         }
     }
-    free(sums);
-    free(dots);
+    free(main);
     free(blocks);
 }
 

@@ -7,6 +7,11 @@
 
 // Needs KQuantProduct.h and <immintrin.h> first, and a target of at least avx2.
 
+/// The integer parts of one super-block times one activation row.
+typedef struct {
+    int32_t main, minimum;
+} csimd_kquant_pair;
+
 static inline __attribute__((always_inline)) int32_t csimd_hsum256(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -17,7 +22,7 @@ static inline __attribute__((always_inline)) int32_t csimd_hsum256(__m256i v) {
 /// Q4_K (five = 0) or Q5_K (five = 1): the 6-bit scales and minima unpacked as ggml does (kmask1…3), the minima
 /// times the activations' sums per 32, and per 64 values the low and high nibbles (plus Q5_K's fifth bits)
 /// times the activations, times their sub-block's scale.
-static inline __attribute__((always_inline)) csimd_kquant_sums csimd_row_block_k4(const uint8_t *p, const int five,
+static inline __attribute__((always_inline)) csimd_kquant_pair csimd_row_block_k4(const uint8_t *p, const int five,
                                                                                 const int8_t *a,
                                                                                 const int16_t *x_sums) {
     uint32_t u[4];
@@ -56,12 +61,12 @@ static inline __attribute__((always_inline)) csimd_kquant_sums csimd_row_block_k
         sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scale_low, _mm256_maddubs_epi16(low, x_low)));
         sum = _mm256_add_epi32(sum, _mm256_madd_epi16(scale_high, _mm256_maddubs_epi16(upper, x_high)));
     }
-    return (csimd_kquant_sums){csimd_hsum256(sum), _mm_cvtsi128_si32(m)};
+    return (csimd_kquant_pair){csimd_hsum256(sum), _mm_cvtsi128_si32(m)};
 }
 
 /// Q6_K: per 128 values the four 32-value parts rebuilt from the low nibbles and 2-bit high parts,
 /// Σ (q − 32)·x per pair as vpmaddubsw(q, x) − vpmaddubsw(32, x), times the 16-value sub-blocks' int8 scales.
-static inline __attribute__((always_inline)) csimd_kquant_sums csimd_row_block_q6(const uint8_t *p, const int8_t *a) {
+static inline __attribute__((always_inline)) csimd_kquant_pair csimd_row_block_q6(const uint8_t *p, const int8_t *a) {
     const int8_t *scales = (const int8_t *)(p + 192);
     const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
     __m256i sum = _mm256_setzero_si256();
@@ -84,21 +89,59 @@ static inline __attribute__((always_inline)) csimd_kquant_sums csimd_row_block_q
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
         }
     }
-    return (csimd_kquant_sums){csimd_hsum256(sum), 0};
+    return (csimd_kquant_pair){csimd_hsum256(sum), 0};
 }
 
 static inline __attribute__((always_inline)) void csimd_row1_avx2(const uint8_t *row, csimd_kquant_type type, int64_t nb,
                                                                   const int8_t *x, const int16_t *x_sums,
-                                                                  csimd_kquant_sums *sums) {
+                                                                  int32_t *main, int32_t *minimum) {
     const int64_t bytes = csimd_kquant_block_bytes(type);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = row + b * bytes;
         const int8_t *a = x + b * CSIMD_KQUANT_BLOCK;
+        csimd_kquant_pair sums;
         switch (type) {
-        case CSIMD_Q4_K: sums[b] = csimd_row_block_k4(p, 0, a, x_sums + 16 * b); break;
-        case CSIMD_Q5_K: sums[b] = csimd_row_block_k4(p, 1, a, x_sums + 16 * b); break;
-        default: sums[b] = csimd_row_block_q6(p, a); break;
+        case CSIMD_Q4_K: sums = csimd_row_block_k4(p, 0, a, x_sums + 16 * b); break;
+        case CSIMD_Q5_K: sums = csimd_row_block_k4(p, 1, a, x_sums + 16 * b); break;
+        default: sums = csimd_row_block_q6(p, a); break;
         }
+        main[b] = sums.main;
+        minimum[b] = sums.minimum;
+    }
+}
+
+/// The four sums of eight int32 lanes each: [Σa, Σb, Σc, Σd].
+static inline __attribute__((always_inline)) __m128i csimd_hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    // Interleaves instead of vphaddd (three micro-ops each): lanes of a and b, then of c and d, in pairs.
+    const __m256i ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    const __m256i cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+    const __m256i s = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+/// The end of a dot4 on super-block b: the four activation rows' dot products (eight int32 lanes each) and
+/// the corrections (the rows' Q8_K sums times the block's, `vpmaddwd`) reduced to main and minimum.
+static inline __attribute__((always_inline)) void csimd_finish4_avx2(const __m256i dot[4], const csimd_kblock *k,
+                                                                     int64_t nb, int64_t b, int is_q6,
+                                                                     const int16_t *x_sums, int32_t *main,
+                                                                     int32_t *minimum) {
+    const __m256i corrections = _mm256_load_si256((const __m256i *)k->corrections);
+    __m256i c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(x_sums + (i * nb + b) * 16)), corrections);
+    }
+    int32_t m[4], n[4];
+    if (is_q6) {
+        _mm_storeu_si128((__m128i *)m, csimd_hsum4(_mm256_sub_epi32(dot[0], c[0]), _mm256_sub_epi32(dot[1], c[1]),
+                                                   _mm256_sub_epi32(dot[2], c[2]), _mm256_sub_epi32(dot[3], c[3])));
+        for (int i = 0; i < 4; i++) n[i] = 0;
+    } else {
+        _mm_storeu_si128((__m128i *)m, csimd_hsum4(dot[0], dot[1], dot[2], dot[3]));
+        _mm_storeu_si128((__m128i *)n, csimd_hsum4(c[0], c[1], c[2], c[3]));
+    }
+    for (int i = 0; i < 4; i++) {
+        main[i * nb + b] = m[i];
+        minimum[i * nb + b] = n[i];
     }
 }
 
