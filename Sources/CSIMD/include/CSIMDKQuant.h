@@ -46,8 +46,9 @@ void csimd_quantize_q8k(const float *x, int64_t blocks, int8_t *values, float *s
 
 /// y[t, r] = W[r, :] · x[t, :] for the weight rows first_row ..< end_row and every activation row (`y` has
 /// row stride w->rows). Per super-block, as llama.cpp: the exact int32 sum of scale · Σ q_w q_x over the
-/// sub-blocks, times d_x · d_w, then (Q4_K, Q5_K) minus d_x · dmin_w times the exact Σ min · Σ q_x; summed
-/// over super-blocks in order. With `accumulate`, the sum is computed first and then added to y.
+/// sub-blocks times d_x · d_w and (Q4_K, Q5_K) the exact Σ min · Σ q_x times d_x · dmin_w; the first terms
+/// summed over super-blocks in order, minus the second ones' sum. With `accumulate`, the sum is computed
+/// first and then added to y.
 void csimd_multiply_kquant(const csimd_kquant_matrix *w, const csimd_q8k_activations *x, int64_t first_row,
                            int64_t end_row, float *y, int accumulate);
 
