@@ -3,13 +3,13 @@ import XCTest
 @testable import Probe
 
 /// How K-quant weights and stacks of mixed types multiply (the Qwen2.5 Q4_K_M mixes have both): with
-/// `Numerics.llamaCpp` activations are rounded as llama.cpp's Q8_K before a K-quant product, and a fused Q/K/V whose
+/// `Numerics.llamaCpp` activations are quantized as llama.cpp's Q8_K for a K-quant product, and a fused Q/K/V whose
 /// parts have different types multiplies each part as its own type. Weights from the dequantization fixture
 /// (Tests/Fixtures/dequant, values from the `gguf` package).
 final class KQuantNumericsTests: XCTestCase {
     let dir = TestPaths.fixtures.appendingPathComponent("dequant")
 
-    /// llama.cpp's `quantize_row_q8_K_ref` then `d·q`, written out as the C code does it (nearest_int's magic number).
+    /// llama.cpp's `quantize_row_q8_K_ref` then `d·q`, transcribed from its C code (nearest_int's magic number).
     func referenceQ8K(_ x: [Float]) -> [Float] {
         var out = [Float](repeating: 0, count: x.count)
         for b in stride(from: 0, to: x.count, by: 256) {
@@ -34,16 +34,25 @@ final class KQuantNumericsTests: XCTestCase {
         }
     }
 
-    func testQ8KRoundTripIsLlamaCppsQuantization() {
+    func testQ8KQuantizationIsLlamaCpps() {
         var x = randomActivations(1024, seed: 7)
-        x[300] = -9.5  // a negative extreme: it maps to +127 there
+        x[300] = -9.5  // the extreme always maps to −127 (d takes its sign)
         x.replaceSubrange(512..<768, with: [Float](repeating: 0, count: 256))
+        x[800] = 9; x[900] = -9  // a tie of magnitudes: the first one sets the sign
         let want = referenceQ8K(x)
-        var ours = x
-        ours.withUnsafeMutableBufferPointer { QuantizedActivations.roundTripQ8K($0.baseAddress!, count: 1024) }
-        XCTAssertEqual(ours, want)
-        XCTAssertEqual(ours[300], -9.5, accuracy: 1e-6)
-        XCTAssertTrue(ours[512..<768].allSatisfy { $0 == 0 })
+        let q = SuperBlockActivations()
+        x.withUnsafeBufferPointer { q.quantize($0.baseAddress!, rows: 2, cols: 512) }
+        XCTAssertEqual([q.rows, q.cols], [2, 512])
+        let values = (0..<1024).map { Int(q.values[$0]) }
+        XCTAssertEqual((0..<1024).map { q.scales[$0 / 256] * Float(values[$0]) }, want)
+        for s in 0..<64 {
+            XCTAssertEqual(Int(q.sums[s]), values[(16 * s)..<(16 * s + 16)].reduce(0, +), "sum \(s)")
+        }
+        XCTAssertEqual(values[300], -127)
+        XCTAssertEqual(q.scales[1], 9.5 / 127, accuracy: 1e-7)
+        XCTAssertEqual([values[800], values[900]], [-127, 127])
+        XCTAssertEqual(q.scales[2], 0)
+        XCTAssertTrue(values[512..<768].allSatisfy { $0 == 0 })
     }
 
     /// A stack of Q5_0, Q4_K and Q6_K rows multiplies, part by part, as each type alone would: float32 arithmetic on

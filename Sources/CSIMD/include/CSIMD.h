@@ -91,4 +91,6 @@ float csimd_dot(const float *a, const float *b, int64_t count);
 /// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.
 void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
 
+#include "CSIMDKQuant.h"
+
 #endif

@@ -161,6 +161,17 @@ public final class GGUFFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + dataOffset + tensor.offset, count: tensor.byteCount)
     }
 
+    /// Drops the mapped pages wholly inside `tensor`'s bytes from this process's memory (`madvise(MADV_DONTNEED)`;
+    /// a later read maps them again from the file), for a loader that has copied the tensor: without it the
+    /// file's pages stay resident beside their copies, doubling the peak RSS of a load.
+    public func releasePages(of tensor: GGUFTensorInfo) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base + dataOffset + tensor.offset)
+        let first = (start + page - 1) / page * page, end = (start + tensor.byteCount) / page * page
+        guard end > first, let pointer = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pointer, end - first, MADV_DONTNEED)
+    }
+
     /// The tensor dequantized to float32, in GGUF element order.
     public func floats(of tensor: GGUFTensorInfo) throws -> [Float] {
         guard tensor.type.isSupported else {

@@ -48,7 +48,8 @@ public struct ModelWeights: Sendable {
     }
 }
 
-/// Finds named tensors, checks their shapes and types, and dequantizes them.
+/// Finds named tensors, checks their shapes and types, and dequantizes them (or copies them packed); the file's
+/// pages of a tensor are released once it is copied.
 struct TensorLoader {
     let gguf: GGUFFile
 
@@ -65,11 +66,14 @@ struct TensorLoader {
     }
 
     func vector(_ name: String, count: Int) throws -> FloatBuffer {
-        FloatBuffer(try gguf.floats(of: try info(name, shape: [count])))
+        let t = try info(name, shape: [count])
+        defer { gguf.releasePages(of: t) }
+        return FloatBuffer(try gguf.floats(of: t))
     }
 
     func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
         let t = try info(name, shape: [cols, rows])
+        defer { gguf.releasePages(of: t) }
         return WeightMatrix(rows: rows, cols: cols, type: t.type, data: gguf.data(of: t))
     }
 
@@ -78,6 +82,7 @@ struct TensorLoader {
     /// multiplied as its own type (as llama.cpp multiplies them).
     func stacked(_ parts: [(name: String, rows: Int)], cols: Int) throws -> WeightMatrix {
         let infos = try parts.map { try info($0.name, shape: [cols, $0.rows]) }
+        defer { for t in infos { gguf.releasePages(of: t) } }
         let rows = parts.reduce(0) { $0 + $1.rows }
         if Set(infos.map(\.type.rawValue)).count == 1 {
             var bytes = [UInt8]()

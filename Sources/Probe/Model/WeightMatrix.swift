@@ -5,9 +5,10 @@ import CBLAS
 /// 32-block quantized types stay quantized (one byte per weight) and multiply like llama.cpp: activations
 /// quantized to 8 bits per block, integer dot products, for a decoding row and a prefill's thousands of rows
 /// alike (tiles of four activation rows). With `Numerics.float32` the activations stay float32 and the
-/// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). Other types
-/// are held as float32 and multiplied with BLAS; for K-quants (256-blocks) `Numerics.llamaCpp` first rounds
-/// the activations as llama.cpp's Q8_K does. Weights of different types stacked
+/// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). K-quants
+/// (256-blocks) stay packed as GGUF stores them and multiply like llama.cpp too (activations quantized as Q8_K,
+/// integer sums per sub-block), for any batch; with `Numerics.float32` they multiply a float32 copy made on
+/// first use. Other types are held as float32 and multiplied with BLAS. Weights of different types stacked
 /// by rows (a fused Q/K/V whose V has another type) stay separate parts, each multiplied as its own type.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int
@@ -16,9 +17,11 @@ public final class WeightMatrix: @unchecked Sendable {
     public let sourceType: GGMLType
     let dense: FloatBuffer?
     let quantized: QuantizedMatrix?
+    let kquant: KQuantMatrix?
     /// Row blocks of different types (`stacking`), each with its first row; nil for a single-type weight.
     let parts: [(firstRow: Int, matrix: WeightMatrix)]?
-    /// A float32 copy of a quantized weight, made on first use by `Numerics.float32` decoding.
+    /// A float32 copy of a quantized weight, made on first use by `Numerics.float32` decoding (of a K-quant
+    /// weight: by any `Numerics.float32` product).
     private var expanded: FloatBuffer?
 
     /// Batches up to this size count as small: with `Numerics.float32` they multiply a float32 copy of a
@@ -29,8 +32,12 @@ public final class WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         sourceType = type
+        kquant = KQuantMatrix.supports(type) ? KQuantMatrix(type: type, rows: rows, cols: cols, data: data) : nil
         if QuantizedMatrix.supports(type) {
             quantized = QuantizedMatrix(type: type, rows: rows, cols: cols, data: data)
+            dense = nil
+        } else if kquant != nil {
+            quantized = nil
             dense = nil
         } else {
             let buffer = FloatBuffer(count: rows * cols)
@@ -55,6 +62,7 @@ public final class WeightMatrix: @unchecked Sendable {
         sourceType = matrices[0].sourceType
         dense = nil
         quantized = nil
+        kquant = nil
         self.parts = parts
     }
 
@@ -66,13 +74,14 @@ public final class WeightMatrix: @unchecked Sendable {
         self.sourceType = sourceType
         self.dense = dense
         quantized = nil
+        kquant = nil
         parts = nil
     }
 
     /// Bytes the runtime holds for this weight.
     public var byteCount: Int {
         if let parts { return parts.reduce(0) { $0 + $1.matrix.byteCount } }
-        return quantized?.byteCount ?? rows * cols * 4
+        return quantized?.byteCount ?? kquant?.byteCount ?? rows * cols * 4
     }
 
     /// Row `r` as float32 (embedding look-up).
@@ -82,6 +91,8 @@ public final class WeightMatrix: @unchecked Sendable {
             part.matrix.row(r - part.firstRow, into: out)
         } else if let quantized {
             quantized.row(r, into: out)
+        } else if let kquant {
+            kquant.row(r, into: out)
         } else {
             out.update(from: dense!.pointer + r * cols, count: cols)
         }
@@ -110,20 +121,22 @@ public final class WeightMatrix: @unchecked Sendable {
             }
             return
         }
-        if numerics == .float32, count <= Self.integerBatchLimit, let q = quantized, expanded == nil {
+        if let k = kquant, numerics == .llamaCpp {
+            // llama.cpp's arithmetic: activations quantized as Q8_K, integer sums per sub-block.
+            scratch.superBlockActivations.quantize(x, rows: count, cols: cols)
+            WorkerPool.shared.forEachRange(rows, minimumPerThread: 16) { range in
+                k.multiply(scratch.superBlockActivations, rows: range, into: y, accumulate: accumulate)
+            }
+            return
+        }
+        let expandsOnce = kquant != nil || count <= Self.integerBatchLimit
+        if numerics == .float32, expandsOnce, expanded == nil, quantized != nil || kquant != nil {
             let buffer = FloatBuffer(count: rows * cols)
-            q.dequantize(rows: 0..<rows, into: buffer.pointer)
+            if let q = quantized { q.dequantize(rows: 0..<rows, into: buffer.pointer) }
+            kquant?.dequantize(rows: 0..<rows, into: buffer.pointer)
             expanded = buffer
         }
-        if let dense = dense ?? (numerics == .float32 && count <= Self.integerBatchLimit ? expanded : nil) {
-            var x = x
-            if numerics == .llamaCpp && sourceType.blockSize == QuantizedActivations.superBlock && cols % QuantizedActivations.superBlock == 0 {
-                // llama.cpp multiplies K-quant weights with activations quantized to Q8_K.
-                let xq = scratch.buffer("activations", count: count * cols)
-                xq.update(from: x, count: count * cols)
-                QuantizedActivations.roundTripQ8K(xq, count: count * cols)
-                x = UnsafePointer(xq)
-            }
+        if let dense = dense ?? (numerics == .float32 && expandsOnce ? expanded : nil) {
             // Each worker multiplies its own share of the rows (BLAS itself runs single-threaded, see ComputeThreads).
             let xin = x
             WorkerPool.shared.forEachRange(rows, minimumPerThread: 64) { range in
@@ -176,6 +189,7 @@ public final class WeightMatrix: @unchecked Sendable {
 /// Scratch space for matrix products, owned by one model and reused across calls.
 final class MatmulScratch {
     let activations = QuantizedActivations()
+    let superBlockActivations = SuperBlockActivations()
     private let workspace = Workspace()
 
     func buffer(_ name: String, count: Int) -> UnsafeMutablePointer<Float> { workspace.buffer(name, count: count) }

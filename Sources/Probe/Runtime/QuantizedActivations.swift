@@ -85,32 +85,3 @@ final class QuantizedActivations {
         return (v, amax / 127, Int32(bitPattern: (sum + 12_582_912).bitPattern) &- 0x4B40_0000)
     }
 }
-
-extension QuantizedActivations {
-    /// Values per Q8_K block (the K-quants' super-block).
-    static let superBlock = 256
-
-    /// Replaces `x` (`count` a multiple of 256) by its value after llama.cpp's Q8_K quantization, the activation
-    /// type of its K-quant dot products (`quantize_row_q8_K_ref`): per block of 256, the value of largest magnitude
-    /// `m` (sign kept) sets `iscale = −127 / m`, `q = min(127, round-half-even(iscale · x))`, `d = 1 / iscale` kept
-    /// as float32; then `d·q`.
-    static func roundTripQ8K(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for b in stride(from: 0, to: count, by: superBlock) {
-            let xb = x + b
-            var amax: Float = 0, extreme: Float = 0
-            for j in 0..<superBlock where abs(xb[j]) > amax {
-                amax = abs(xb[j])
-                extreme = xb[j]
-            }
-            guard amax != 0 else {
-                xb.update(repeating: 0, count: superBlock)
-                continue
-            }
-            let iscale = -127 / extreme
-            let d = 1 / iscale
-            // |iscale·x| ≤ 127: adding and subtracting 1.5·2²³ rounds half to even, without a library call per value
-            // in a build for the x86-64 baseline (no SSE4.1 `roundps`).
-            for j in 0..<superBlock { xb[j] = d * min(127, ((iscale * xb[j]) + 12_582_912) - 12_582_912) }
-        }
-    }
-}

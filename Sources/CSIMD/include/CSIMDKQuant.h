@@ -1,0 +1,55 @@
+// The K-quant kernels (KQuantMatrix's products): weights of ggml's 256-value super-block types Q4_K, Q5_K and
+// Q6_K, kept packed as GGUF stores them, times activations quantized as ggml's Q8_K, in llama.cpp's integer
+// arithmetic. The same tiers as CSIMD.h's kernels (csimd_active_tier picks one); every tier gives
+// bit-identical products: the integer sums are exact and the float steps are one shared piece of code.
+#ifndef CSIMD_KQUANT_H
+#define CSIMD_KQUANT_H
+
+#include <stdint.h>
+
+/// The K-quant weight types.
+typedef enum {
+    CSIMD_Q4_K = 0,
+    CSIMD_Q5_K = 1,
+    CSIMD_Q6_K = 2,
+} csimd_kquant_type;
+
+/// Values per super-block (ggml's QK_K) and per Q8_K partial sum.
+enum { CSIMD_KQUANT_BLOCK = 256, CSIMD_KQUANT_SUM_SPAN = 16 };
+
+/// Bytes of one GGUF super-block of `type` (144, 176, 210).
+int64_t csimd_kquant_block_bytes(csimd_kquant_type type);
+
+/// A K-quant weight as GGUF stores it: `rows` rows of `blocks` super-blocks each, row after row.
+typedef struct {
+    const uint8_t *data;
+    csimd_kquant_type type;
+    /// Rows of the matrix (the output's row stride).
+    int64_t rows;
+    /// Super-blocks per row.
+    int64_t blocks;
+} csimd_kquant_matrix;
+
+/// Activations quantized as ggml's Q8_K: `rows` rows of `blocks · 256` int8 values; per super-block the
+/// float32 scale d and 16 sums of 16 consecutive values.
+typedef struct {
+    const int8_t *values;
+    const float *scales;
+    const int16_t *sums;
+    int64_t rows;
+} csimd_q8k_activations;
+
+/// Quantizes `blocks` super-blocks of `x` as ggml's `quantize_row_q8_K_ref`: the value of largest magnitude
+/// `m` (the first one, sign kept) sets iscale = −127 / m, q = min(127, nearest(iscale · x)), d = 1 / iscale;
+/// an all-zero block has d = 0 and q = 0. One code for every tier.
+void csimd_quantize_q8k(const float *x, int64_t blocks, int8_t *values, float *scales, int16_t *sums);
+
+/// y[t, r] = W[r, :] · x[t, :] for the weight rows first_row ..< end_row and every activation row (`y` has
+/// row stride w->rows). Per super-block, as llama.cpp: the exact int32 sum of scale · Σ q_w q_x over the
+/// sub-blocks times d_x · d_w and (Q4_K, Q5_K) the exact Σ min · Σ q_x times d_x · dmin_w; the first terms
+/// summed over super-blocks in order, minus the second ones' sum. With `accumulate`, the sum is computed
+/// first and then added to y.
+void csimd_multiply_kquant(const csimd_kquant_matrix *w, const csimd_q8k_activations *x, int64_t first_row,
+                           int64_t end_row, float *y, int accumulate);
+
+#endif
