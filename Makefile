@@ -114,7 +114,7 @@ FUZZ_RUNS ?= 1000000
 FUZZ_TOKENIZER_RUNS ?= 200000
 FUZZER_LIB = $(firstword $(wildcard $(dir $(realpath $(shell which swiftc)))../lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a))
 SWIFT_FUZZ := --scratch-path .build-fuzz -c debug -Xswiftc -O -Xswiftc -sanitize=address \
-  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table $(CPU_FLAGS)
+  -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 .PHONY: fuzz
 fuzz: setup
 	@test -n "$(FUZZER_LIB)" || { echo "fuzz: libFuzzer (libclang_rt.fuzzer_no_main) not found in the Swift toolchain"; exit 1; }
