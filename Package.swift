@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// dapq-probe: does the position of a pseudo query matter more than its content
-/// when a KV cache must be cut? See README.md and DESIGN.md.
+/// when a KV cache must be cut? See README.md and docs/.
 /// Whole-module optimization in release. No -Ounchecked: the parsers (GGUF, tokenizer, HDF5, command line) keep
 /// Swift's overflow checks; the hot loops are CSIMD's C kernels, which the flag never touched (an interleaved
 /// A/B of prefill + decoding CPU time differed by 1.6%, within the noise of the shared machine).

@@ -5,7 +5,7 @@ Reads a capture written by `dapq-probe capture` (h5py only, none of our code) an
   - with decode/attention (capture --attention): rows = decoding steps, columns = prompt positions, colour =
     the step's softmax weight on that prompt key, averaged over the query heads;
   - otherwise from decode/importance: rows = KV heads, columns = prompt positions, colour = T, the mean
-    over steps and the heads of the group (DESIGN.md, "Conventions").
+    over steps and the heads of the group (docs/architecture.md).
 Colour is log10 of the weight, floored at --floor (attention is heavy-tailed: a few sink tokens hold most
 of it); --linear draws the raw weights instead. The figure is saved as one PNG. A capture with copying steps
 (decode/retrieval_score, schema 2) also gets <name>_retrieval.png: the retrieval score per layer and query head,

@@ -1,7 +1,7 @@
 import Foundation
 import Probe
 
-/// Settings of an ablation run (DESIGN.md, "Ablation grid"); the defaults are the documented ones.
+/// Settings of an ablation run (docs/metrics.md); the defaults are the documented ones.
 public struct AblationOptions: Sendable {
     /// Pseudo tokens per variant, and the observation window of the `window` reference and of SnapKV, `w`.
     public var window = 32

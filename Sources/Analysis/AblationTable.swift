@@ -1,6 +1,6 @@
 import Foundation
 
-/// The printed result (DESIGN.md, "Ablation grid"): rows = content, columns = position, each cell the mean
+/// The printed result (docs/metrics.md): rows = content, columns = position, each cell the mean
 /// attention-mass recall / top-k recall at the headline budget (the `k` nearest 3% of n), then the references,
 /// and the main effects of position and content; when the captures carry answer spans, a second table of span
 /// recall (all KV heads / retrieval KV heads / mean of the layers' minima).

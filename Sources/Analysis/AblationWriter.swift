@@ -5,7 +5,7 @@ import Probe
 /// threads and command line, as every output file records them.
 public typealias AblationMetadata = ModelProvenance
 
-/// Writes an ablation in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/ablation"`, version 2 (version 1
+/// Writes an ablation in the schema of docs/schema.md: `schema = "dapq-probe/ablation"`, version 2 (version 1
 /// had no answer-level metrics).
 ///
 /// One capture: at the root, `variants/<name>/` per variant (`<content>_<position>`, `window`, `lookahead`,

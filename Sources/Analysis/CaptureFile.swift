@@ -1,7 +1,7 @@
 import Foundation
 import Probe
 
-/// A capture file (`dapq-probe capture`, DESIGN.md "Files") read back: what the ablation needs.
+/// A capture file (`dapq-probe capture`, docs/schema.md) read back: what the ablation needs.
 public struct CaptureFile: Sendable {
     /// The file's path as given.
     public let path: String

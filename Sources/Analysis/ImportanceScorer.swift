@@ -1,7 +1,7 @@
 import Foundation
 import Probe
 
-/// The importance a set of queries gives each prompt key (DESIGN.md, "Conventions"), per (layer, KV head):
+/// The importance a set of queries gives each prompt key (docs/architecture.md), per (layer, KV head):
 /// `I[j] = mean over rows r and the query heads h of the KV group of softmax(q·k/√d)[j]`, the softmax over
 /// every key row `r` sees (`QuerySet`), restricted to the prompt keys `j < n`.
 public struct Importance: Sendable {

@@ -2,7 +2,7 @@ import Probe
 
 /// LAQ (lookahead queries): compress the prompt cache the SnapKV way, greedily decode a few tokens on the
 /// smaller cache, and use their queries (plus the last few real prompt queries) as the query set that scores
-/// the *full* prompt (DESIGN.md, "Compression policies", `laq`).
+/// the *full* prompt (docs/policies.md, `laq`).
 public struct LookaheadQueries {
     /// Entries kept per (layer, KV head) by the SnapKV compression, the observation window included.
     public var budget: Int

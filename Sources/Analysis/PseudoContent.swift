@@ -1,6 +1,6 @@
 import Probe
 
-/// What the pseudo tokens say (DESIGN.md, "Ablation grid"): the *content* axis of the ablation.
+/// What the pseudo tokens say (docs/metrics.md): the *content* axis of the ablation.
 public enum PseudoContent: String, CaseIterable, Sendable, Hashable {
     /// The true generated tokens; where the answer is shorter than the window, continued greedily past its
     /// end (the end-of-generation token included, as an ordinary token).

@@ -1,4 +1,4 @@
-/// Where the pseudo tokens sit (DESIGN.md, "Ablation grid"): the *position* axis of the ablation. Positions
+/// Where the pseudo tokens sit (docs/metrics.md): the *position* axis of the ablation. Positions
 /// are absolute; the prompt holds `0..<n`.
 public enum PseudoPosition: String, CaseIterable, Sendable, Hashable {
     /// `n … n+w−1`: the real decoding positions.

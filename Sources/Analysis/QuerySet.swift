@@ -1,6 +1,6 @@
 import Probe
 
-/// A set of query rows that score the prompt's keys, with what each row sees (DESIGN.md, "Conventions":
+/// A set of query rows that score the prompt's keys, with what each row sees (docs/architecture.md:
 /// the softmax of a query runs over every key it can see, then is restricted to the prompt keys).
 ///
 /// Row `r` sees the first `visiblePrompt[r]` prompt keys and the first `visibleOwn[r]` of the set's own keys

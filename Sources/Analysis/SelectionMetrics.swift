@@ -1,4 +1,4 @@
-/// The metrics of DESIGN.md ("Metrics") comparing a pseudo importance `P` with the true importance `T` over
+/// The metrics of docs/metrics.md comparing a pseudo importance `P` with the true importance `T` over
 /// the prompt's keys. Ties in top-k are broken by the lower position, so results are deterministic (NumPy:
 /// `np.argsort(-x, kind="stable")`). Sums run in float64 over the float32 values.
 public enum SelectionMetrics {

@@ -1,4 +1,4 @@
-/// The answer-level metrics of DESIGN.md ("Answer evidence"): whether a selection keeps the prompt positions
+/// The answer-level metrics of docs/metrics.md: whether a selection keeps the prompt positions
 /// the answer copies (`prompt/answer_span`), per (layer, KV head) and budget `k`.
 public enum SpanMetrics {
     /// |topk(P) ∩ span| / |span| from P's ranking (`k` clipped to its length); NaN when the span is empty.

@@ -1,4 +1,4 @@
-/// The metrics of one query set against the truth (DESIGN.md, "Metrics"), per (layer, KV head) and budget `k`.
+/// The metrics of one query set against the truth (docs/metrics.md), per (layer, KV head) and budget `k`.
 public struct VariantMetrics: Sendable {
     public let nLayers: Int, nHeads: Int, nKVHeads: Int
     /// The budgets as requested (`k` dimension); each is clipped to the prompt length when used.

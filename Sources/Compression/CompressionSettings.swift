@@ -11,13 +11,13 @@ public enum Pooling: String, CaseIterable, Sendable {
 
 /// How the query heads that share one KV head are combined into that KV head's score.
 public enum GroupAggregation: String, CaseIterable, Sendable {
-    /// Mean of the group's query heads (kvpress; the importance of DESIGN.md).
+    /// Mean of the group's query heads (kvpress; the importance of docs/metrics.md).
     case mean
     /// The largest of the group's query heads.
     case max
 }
 
-/// Where the question sits when the cache is compressed (DESIGN.md, "Answer evidence").
+/// Where the question sits when the cache is compressed (docs/metrics.md).
 public enum QuestionPlacement: String, CaseIterable, Sendable {
     /// Query-aware: the question is part of the prompt the policies score and evict.
     case inside
@@ -39,7 +39,7 @@ public enum QuestionPlacement: String, CaseIterable, Sendable {
     }
 }
 
-/// Every knob of the policies (DESIGN.md, "Compression policies"); the defaults are the documented ones.
+/// Every knob of the policies (docs/policies.md); the defaults are the documented ones.
 public struct CompressionSettings: Sendable {
     /// SnapKV's observation window `w`: the last `w` prompt queries score the keys, and the last `w` prompt
     /// entries are always kept (`snapkv`, `pyramidkv`, `laq`, `dapq`).

@@ -69,7 +69,7 @@ public enum CompressionProgress: Sendable {
 }
 
 /// Prefills a prompt once, lets each policy choose its entries at each budget, and decodes every resulting
-/// cache greedily (batched): the compressed-cache experiment of DESIGN.md ("Compression policies").
+/// cache greedily (batched): the compressed-cache experiment of docs/policies.md.
 public struct Compressor {
     public let model: LanguageModel
     public let settings: CompressionSettings

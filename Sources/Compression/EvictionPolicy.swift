@@ -1,7 +1,7 @@
 import Foundation
 import Probe
 
-/// A way of choosing which prompt entries each (layer, KV head) keeps (DESIGN.md, "Compression policies").
+/// A way of choosing which prompt entries each (layer, KV head) keeps (docs/policies.md).
 /// `scores` holds the work that does not depend on the budget (done once per prompt), `keep` the choice for
 /// one budget.
 public protocol EvictionPolicy {

@@ -39,7 +39,7 @@ public final class PromptEvidence {
     /// Scores the truth against the prompt and question keys of the full-cache run (nil: `scorer`, no question).
     private var truthScorer: ImportanceScorer?
 
-    /// Scores query sets against the prompt keys (float64, DESIGN.md's importance); built on first use.
+    /// Scores query sets against the prompt keys (float64, docs/metrics.md's importance); built on first use.
     public private(set) lazy var scorer: ImportanceScorer = makeScorer(keysOfFirst: promptLength)
 
     /// A scorer over the first `n` entries of `cache` as its prompt keys.
@@ -172,7 +172,7 @@ extension PromptEvidence {
         return promptQueries.rows((promptQueries.rows - count)..<promptQueries.rows)
     }
 
-    /// The importance `set` gives the prompt keys (DESIGN.md), combined over each KV head's query heads.
+    /// The importance `set` gives the prompt keys (docs/metrics.md), combined over each KV head's query heads.
     public func scores(of set: QuerySet, aggregation: GroupAggregation) -> KeyScores {
         KeyScores(importance: scorer.importance(of: set, perQueryHead: true), nHeads: model.config.nHeads, rows: set.rows,
                   aggregation: aggregation)

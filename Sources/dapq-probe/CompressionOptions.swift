@@ -3,7 +3,7 @@ import ArgumentParser
 import Compression
 import Probe
 
-/// The policy settings shared by `compress`, `niah` and `ruler` (defaults: DESIGN.md, "Compression policies").
+/// The policy settings shared by `compress`, `niah` and `ruler` (defaults: docs/policies.md).
 struct CompressionOptions: ParsableArguments {
     @Option(help: "Observation window w of snapkv, pyramidkv, laq (the last w prompt queries score; the last w entries are kept).")
     var window: Int = 32

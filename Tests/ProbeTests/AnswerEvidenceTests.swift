@@ -4,7 +4,7 @@ import XCTest
 @testable import Analysis
 @testable import Probe
 
-/// The answer evidence (DESIGN.md, "Answer evidence"): copy-source alignment, retrieval scores from hand-set
+/// The answer evidence (docs/metrics.md): copy-source alignment, retrieval scores from hand-set
 /// attention and from the recorder on the tiny model, answer spans, the span metrics and pooled retrieval heads,
 /// and `capture --answer-span/--needle` on the real model (checked by NumPy).
 final class AnswerEvidenceTests: TemporaryDirectoryTestCase {

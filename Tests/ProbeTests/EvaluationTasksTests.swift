@@ -3,7 +3,7 @@ import XCTest
 @testable import Compression
 import Probe
 
-/// Evaluation task builders and scorers (DESIGN.md, "Evaluation"): scoring on hand-written answers, then NIAH and
+/// Evaluation task builders and scorers (docs/evaluation.md): scoring on hand-written answers, then NIAH and
 /// RULER samples built with the real SmolLM2 tokenizer and chat template and the cached Paul Graham essays.
 final class EvaluationTasksTests: XCTestCase {
     // MARK: - shared inputs

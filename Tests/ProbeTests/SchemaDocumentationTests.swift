@@ -62,4 +62,24 @@ final class SchemaDocumentationTests: TemporaryDirectoryTestCase {
             XCTAssertEqual(missing, [], "\(file): datasets missing from docs/schema.md")
         }
     }
+
+    /// The repository stands on its own: no file points at a design brief or a folder outside the clone.
+    func testNoFileRefersToAPathOutsideTheRepository() throws {
+        let outside = ["../" + "shared", "DESIGN" + ".md"]
+        let root = TestPaths.packageRoot
+        var offenders: [String] = []
+        for folder in ["Sources", "Tests", "docs", "scripts", "notebooks-data", ".ci"] {
+            guard let files = FileManager.default.enumerator(atPath: root.appendingPathComponent(folder).path) else { continue }
+            for case let file as String in files {
+                let path = root.appendingPathComponent(folder).appendingPathComponent(file).path
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }  // binary fixtures
+                if outside.contains(where: text.contains) { offenders.append("\(folder)/\(file)") }
+            }
+        }
+        for file in ["README.md", "Makefile", "Package.swift"] {
+            let text = try String(contentsOfFile: root.appendingPathComponent(file).path, encoding: .utf8)
+            if outside.contains(where: text.contains) { offenders.append(file) }
+        }
+        XCTAssertEqual(offenders, [])
+    }
 }

@@ -18,7 +18,7 @@ import xarray as xr
 from checks import COMMON_ROOT_ATTRIBUTES, check, fail
 
 def expected_layout(a, values, attention):
-    """path -> (dimension names, shape, dtype) as DESIGN.md and README.md document them."""
+    """path -> (dimension names, shape, dtype) as docs/schema.md and README.md document them."""
     L, H, G, d = a["n_layers"], a["n_heads"], a["n_kv_heads"], a["d_head"]
     n, S, w = a["n_prompt"], a["n_decode"], a["n_window"]
     layout = {

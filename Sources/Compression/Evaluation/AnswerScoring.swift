@@ -1,4 +1,4 @@
-/// Scores of generated answers, in 0…1 (DESIGN.md, "Evaluation").
+/// Scores of generated answers, in 0…1 (docs/evaluation.md).
 public enum AnswerScoring {
     /// NIAH: the fraction of the reference's distinct words that appear among the answer's words.
     /// Words are compared after `words(_:)` (lowercased, apostrophes removed, other punctuation a separator).

@@ -1,7 +1,7 @@
 import Foundation
 import Probe
 
-/// The evaluation tasks (DESIGN.md, "Evaluation"): the classic needle in a haystack and RULER's three
+/// The evaluation tasks (docs/evaluation.md): the classic needle in a haystack and RULER's three
 /// single-needle tasks. The raw value is the name used on the command line and in result files.
 public enum EvaluationTask: String, CaseIterable, Sendable, Hashable {
     /// Needle in a haystack (gkamradt): a fixed needle sentence in the Paul Graham essays, at a requested depth.

@@ -8,7 +8,7 @@ public enum SweepProgress: Sendable {
     case compression(CompressionProgress)
 }
 
-/// Runs a grid of NIAH / RULER prompts × policies × budgets (DESIGN.md, "Evaluation"): each prompt is built,
+/// Runs a grid of NIAH / RULER prompts × policies × budgets (docs/evaluation.md): each prompt is built,
 /// prefilled once, every policy × budget cache decoded in one batch, the answers scored; each finished prompt's
 /// rows go to the journal at once.
 public struct EvaluationSweep {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The prompt positions holding the answer's source (`prompt/answer_span`, DESIGN.md "Answer evidence"): given
+/// The prompt positions holding the answer's source (`prompt/answer_span`, docs/metrics.md): given
 /// by the caller as token positions, or as a text (the needle's value) looked up in the prompt.
 public enum AnswerSpan {
     /// Parses `START:END` (token positions, END exclusive, as a Python slice) for a prompt of `promptLength`

@@ -30,7 +30,7 @@ public enum CaptureProgress: Sendable {
 /// The capture run: prefill the prompt into a full cache, then greedy decoding, recording everything the
 /// capture file holds through a `CaptureRecorder`.
 ///
-/// Step `s` feeds the `s`-th generated token at position `n + s` (DESIGN.md, "Conventions"): the prefill's
+/// Step `s` feeds the `s`-th generated token at position `n + s` (docs/architecture.md): the prefill's
 /// logits choose token 0, which step 0 feeds; step `s`'s logits choose token `s + 1`. Decoding stops when
 /// the chosen token ends generation (it is neither fed nor stored) or after `steps` fed tokens, so the
 /// generated tokens equal those of `GreedyDecoder.generate(maxTokens: steps)`.

@@ -4,12 +4,12 @@ import Foundation
 /// asks for the runtime's attention rows, so observing does not change the forward pass).
 ///
 /// Rows are told apart by absolute position: a row at position `p < n` is a prompt token; a row at `n + s`
-/// is decoding step `s`, i.e. the forward pass that feeds the `s`-th generated token (DESIGN.md,
+/// is decoding step `s`, i.e. the forward pass that feeds the `s`-th generated token (docs/architecture.md,
 /// "Conventions"). Its query is a true decoding query. So `S` steps need `S` generated tokens *fed*;
 /// the runner (`Capture`) feeds every generated token once and stops at the end-of-generation token,
 /// which is never fed.
 ///
-/// Importance follows DESIGN.md: for step `s` and query head `h`, the softmax of `q·k/√d` is taken over
+/// Importance follows docs/metrics.md: for step `s` and query head `h`, the softmax of `q·k/√d` is taken over
 /// every entry that query sees (the `n` prompt keys and the keys of steps `0…s`, its own included, as the
 /// cache holds them when it attends), then restricted to the prompt keys `j < n`. `T[l, g, j]` is the mean
 /// of that over all steps and the query heads of KV group `g`. Scores and softmax are computed here in

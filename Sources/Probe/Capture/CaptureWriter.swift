@@ -27,7 +27,7 @@ public struct CaptureMetadata: Sendable {
     }
 }
 
-/// Writes a capture in the schema of DESIGN.md ("Files"): `schema = "dapq-probe/capture"`, version 2 (version 1
+/// Writes a capture in the schema of docs/schema.md: `schema = "dapq-probe/capture"`, version 2 (version 1
 /// had no answer evidence: `decode/copy_source`, `decode/retrieval_score`, `prompt/answer_span`).
 ///
 /// Layout (dimension names in brackets; every one is a root-level HDF5 dimension scale, so h5netcdf/xarray

@@ -1,5 +1,5 @@
 /// Which prompt position each generated token copies (`decode/copy_source`), found by aligning the generated
-/// tokens onto the prompt, longest match first (DESIGN.md, "Answer evidence").
+/// tokens onto the prompt, longest match first (docs/metrics.md).
 ///
 /// Repeatedly the longest run of consecutive generated tokens, none of them aligned yet, that equals a run of
 /// prompt tokens is aligned onto it (generated token `s + i` copies prompt position `p + i`), until no run of at

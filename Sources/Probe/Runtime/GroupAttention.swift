@@ -1,7 +1,7 @@
 import CBLAS
 import Foundation
 
-/// Attention of one KV group's query heads over that group's keys in float64, as DESIGN.md's importance
+/// Attention of one KV group's query heads over that group's keys in float64, as docs/metrics.md's importance
 /// definition uses it; shared by the capture recorder and the analysis scorers so the two cannot drift apart.
 public enum GroupAttention {
     /// For each of `members` queries (row-major `members × dHead`), softmax(q·k/√dHead) over the first
