@@ -119,7 +119,7 @@ public struct CompressionSettings: Sendable {
         }
         guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
         guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {
-            throw ProbeError("--pseudo-prefix must be below --pseudo-count (\(pseudoCount))")
+            throw ProbeError("--pseudo-prefix-count must be below --pseudo-count (\(pseudoCount))")
         }
         guard pseudoFarOffset >= 0 else { throw ProbeError("--far-offset must not be negative") }
         guard pseudoPromptQueries >= 0 else { throw ProbeError("--pseudo-prompt-queries must not be negative") }

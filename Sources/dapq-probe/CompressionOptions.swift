@@ -17,11 +17,14 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "How a KV head's query heads combine: mean or max.")
     var aggregation: GroupAggregation = .mean
 
-    @Option(help: "Always-kept recent entries of snapkv, pyramidkv, laq, dapq (default: the window).")
+    @Option(help: "Always-kept recent entries of snapkv, pyramidkv, laq, dapq (default: the window) and lookahead-full (default: 8).")
     var recent: Int?
 
     @Option(help: "Attention sinks streaming keeps.")
     var sinks: Int = 4
+
+    @Option(help: "PyramidKV: the last layer keeps (B − w)/β non-window entries, the first 2(B − w) minus that.")
+    var pyramidBeta: Int = 20
 
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
@@ -47,13 +50,16 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "DapQ: Δ of the far position.")
     var farOffset: Int = 1024
 
+    @Option(help: "DapQ: a of prefix+suffix (the first a prompt tokens, then the last w − a).")
+    var pseudoPrefixCount: Int = 4
+
     @Option(help: "DapQ: real prompt queries (the last r) joining the pseudo queries.")
     var pseudoPromptQueries: Int = 0
 
     @Option(help: "Expected Attention: future positions the query statistics are rotated to.")
     var expectedFuture: Int = 512
 
-    @Option(help: "Seed of random and of DapQ's random content.")
+    @Option(help: "Seed of every random choice: the random policy, DapQ's random content, and in ruler the samples.")
     var seed: UInt64 = 0
 
     @Option(help: "inside: the question is compressed with the context (query-aware); outside: the context alone is compressed and the question appended after eviction (query-agnostic).")
@@ -68,6 +74,7 @@ struct CompressionOptions: ParsableArguments {
         s.aggregation = aggregation
         s.recent = recent
         s.sinks = sinks
+        s.pyramidBeta = pyramidBeta
         s.lookaheadSteps = lookaheadSteps
         s.lookaheadPromptQueries = lookaheadPromptQueries
         s.fullLookaheadSteps = fullLookaheadSteps
@@ -79,6 +86,7 @@ struct CompressionOptions: ParsableArguments {
         s.questionPlacement = try parsed(questionPlacement, "--question-placement", QuestionPlacement.allCases.map(\.rawValue),
                                          QuestionPlacement.init)
         s.pseudoPromptQueries = pseudoPromptQueries
+        s.pseudoPrefixCount = pseudoPrefixCount
         s.expectedFuturePositions = expectedFuture
         s.seed = seed
         try s.check()

@@ -44,7 +44,7 @@ struct NiahCommand: ParsableCommand {
         let model = try modelOptions.load()
         let grid = EvaluationGrid(
             tasks: [.niah], lengths: try sweep.lengthList(), depths: depthList, samples: 0, policies: try policyList(sweep.policies),
-            budgets: try sweep.budgetList(), seed: sweep.seed, needle: needle, question: question, answerPrefix: answerPrefix,
+            budgets: try sweep.budgetList(), seed: settings.seed, needle: needle, question: question, answerPrefix: answerPrefix,
             answer: answer, haystack: sweep.haystack ?? "essays", wordList: "",
             settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 })
         try sweep.run(grid: grid, model: model, modelOptions: modelOptions, settings: settings)

@@ -36,7 +36,7 @@ struct RulerCommand: ParsableCommand {
         let model = try modelOptions.load()
         let grid = EvaluationGrid(
             tasks: tasks, lengths: try sweep.lengthList(), depths: [], samples: samples, policies: try policyList(sweep.policies),
-            budgets: try sweep.budgetList(), seed: sweep.seed, needle: "", question: "", answerPrefix: "", answer: "",
+            budgets: try sweep.budgetList(), seed: settings.seed, needle: "", question: "", answerPrefix: "", answer: "",
             haystack: sweep.haystack ?? "essays", wordList: words.description,
             settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 })
         try sweep.run(grid: grid, model: model, modelOptions: modelOptions, settings: settings, wordListPath: wordList)

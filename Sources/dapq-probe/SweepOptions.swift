@@ -9,16 +9,13 @@ struct SweepOptions: ParsableArguments {
     var lengths: String = "1000,2000,4000"
 
     @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far].")
-    var policies: String = "full,dapq,snapkv,laq,h2o,streaming,pyramidkv,random,oracle"
+    var policies: String = "all"
 
     @Option(help: "Budgets (entries per layer and KV head), comma-separated.")
     var budgets: String = "32,64,128,256"
 
     @Option(help: "The essays (a folder of .txt files, or one file); default: the cached Paul Graham essays.")
     var haystack: String?
-
-    @Option(help: "Seed of every random choice (RULER samples, random policy, random content).")
-    var seed: UInt64 = 0
 
     @Option(help: "The HDF5 file to write; the CSV goes beside it (same name, .csv).")
     var out: String
