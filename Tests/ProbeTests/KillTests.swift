@@ -104,4 +104,16 @@ final class KillTests: TemporaryDirectoryTestCase {
         for (a, b) in zip(rows, expected) { XCTAssertTrue(a.sameResult(as: b), a.cellName) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)))
     }
+
+    /// A sweep that fails at its first prompt (the question outside needs more than B entries) has nothing to resume:
+    /// it exits non-zero and leaves neither an output nor a journal.
+    func testAFailedSweepWithNothingFinishedLeavesNoJournal() throws {
+        let out = path("failed.h5")
+        let result = try runCommand(try TestPaths.binary(), [
+            "niah", "--model", try TestPaths.smolLM2(), "--lengths", "300", "--depths", "50", "--policies", "full,snapkv",
+            "--budgets", "8", "--window", "4", "--question-placement", "outside", "--out", out, "--progress", "never"])
+        XCTAssertNotEqual(result.status, 0, result.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)), "no journal of a run that finished nothing")
+    }
 }
