@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-import h5py
+from h5input import open_input
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,9 +37,7 @@ def text(x):
 
 def load(path):
     """Summary rows ('all', '3%'), per-variant by-layer curves at the headline budget, and run facts."""
-    with h5py.File(path, "r") as f:
-        if text(f.attrs.get("schema", "")) != "dapq-probe/ablation" or int(f.attrs.get("complete", 0)) != 1:
-            raise SystemExit(f"{path}: not a complete ablation file")
+    with open_input(path, "dapq-probe/ablation", "ablation file") as f:
         prompts = int(f.attrs["n_prompts"])
         contents = text(f.attrs["contents"]).split(",")
         positions = text(f.attrs["positions"]).split(",")

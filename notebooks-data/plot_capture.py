@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-import h5py
+from h5input import open_input
 import matplotlib
 
 matplotlib.use("Agg")
@@ -31,9 +31,7 @@ import retrieval_heatmap  # noqa: E402
 
 def load(path, source):
     """The per-layer matrices to draw, the row label, and a title."""
-    with h5py.File(path, "r") as f:
-        if int(f.attrs.get("complete", 0)) != 1:
-            raise SystemExit(f"{path}: not a complete capture (attribute complete != 1)")
+    with open_input(path, "dapq-probe/capture", "capture file") as f:
         n, steps = int(f.attrs["n_prompt"]), int(f.attrs["n_decode"])
         if source == "auto":
             source = "attention" if "decode/attention" in f else "importance"

@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-import h5py
+from h5input import open_input
 import matplotlib
 
 matplotlib.use("Agg")
@@ -39,10 +39,7 @@ def strings(dataset):
 
 def load(path):
     """The cell table as a dict of equal-length arrays, and facts for titles."""
-    with h5py.File(path, "r") as f:
-        schema = text(f.attrs.get("schema", ""))
-        if schema != "dapq-probe/eval":
-            raise SystemExit(f"{path}: not an eval file (schema '{schema}', expected 'dapq-probe/eval')")
+    with open_input(path, "dapq-probe/eval", "eval file", require_complete=False) as f:
         if "cells" not in f:
             raise SystemExit(f"{path}: no 'cells' group")
         group = f["cells"]

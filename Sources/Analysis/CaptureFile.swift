@@ -56,9 +56,9 @@ public struct CaptureFile: Sendable {
 
     /// Whether the file at `path` is a complete capture (for picking captures out of a folder).
     public static func isCapture(_ path: String) -> Bool {
-        guard let file = try? HDF5File.open(path) else { return false }
-        defer { file.close() }
-        return (try? file.stringAttribute("schema")) == CaptureWriter.schema && (try? file.attribute("complete", as: Int.self)) == 1
+        guard let file = try? open(path) else { return false }
+        file.close()
+        return true
     }
 
     /// Reads and checks the root attributes of the capture at `path`; errors name the file.
@@ -72,37 +72,26 @@ public struct CaptureFile: Sendable {
                    nKVHeads: try file.attribute("n_kv_heads", as: Int.self), dHead: try file.attribute("d_head", as: Int.self),
                    promptLength: try file.attribute("n_prompt", as: Int.self), steps: try file.attribute("n_decode", as: Int.self),
                    numerics: (try? file.hasAttribute("numerics")) == true ? try? file.stringAttribute("numerics") : nil,
-                   retrievalScore: try readRetrievalScore(file, path: path), copyingSteps: try readCopyingSteps(file),
+                   retrievalScore: try readRetrievalScore(file, layers: try file.attribute("n_layers", as: Int.self),
+                                                          heads: try file.attribute("n_heads", as: Int.self)),
+                   copyingSteps: try readCopyingSteps(file),
                    hasAnswerSpan: file.exists("prompt/answer_span"))
         }
     }
 
-    /// `decode/retrieval_score` as float64, or nil when the capture has none.
-    private static func readRetrievalScore(_ file: HDF5File, path: String) throws -> [Double]? {
+    /// `decode/retrieval_score` [layer, head] as float64, or nil when the capture has none.
+    private static func readRetrievalScore(_ file: HDF5InputFile, layers: Int, heads: Int) throws -> [Double]? {
         guard file.exists("decode/retrieval_score") else { return nil }
-        let dataset = try file.openDataset("decode/retrieval_score")
-        defer { dataset.close() }
-        return try dataset.read(Float.self).map(Double.init)
+        return try file.read("decode/retrieval_score", as: Float.self, shape: [layers, heads]).map(Double.init)
     }
 
-    private static func readCopyingSteps(_ file: HDF5File) throws -> Int {
-        (try? file.hasAttribute("copying_steps")) == true ? try file.attribute("copying_steps", as: Int.self) : 0
+    private static func readCopyingSteps(_ file: HDF5InputFile) throws -> Int {
+        try file.hasAttribute("copying_steps") ? try file.attribute("copying_steps", as: Int.self) : 0
     }
 
-    private static func open(_ path: String) throws -> HDF5File {
-        guard FileManager.default.fileExists(atPath: path) else { throw ProbeError("\(path): no such file") }
-        let file: HDF5File
-        do { file = try HDF5File.open(path) } catch { throw ProbeError("\(path): not a readable HDF5 file (\(error))") }
-        let schema = try? file.stringAttribute("schema")
-        guard schema == CaptureWriter.schema else {
-            file.close()
-            throw ProbeError("\(path): not a capture file (schema \(schema.map { "'\($0)'" } ?? "missing"), expected '\(CaptureWriter.schema)')")
-        }
-        guard (try? file.attribute("complete", as: Int.self)) == 1 else {
-            file.close()
-            throw ProbeError("\(path): the capture is incomplete (root attribute complete is not 1)")
-        }
-        return file
+    /// The capture at `path`, opened and checked: an HDF5 file, schema `dapq-probe/capture`, complete.
+    private static func open(_ path: String) throws -> HDF5InputFile {
+        try HDF5InputFile(path: path, schema: CaptureWriter.schema, kind: "capture file")
     }
 
     private static func wrap<T>(_ path: String, _ body: () throws -> T) throws -> T {
@@ -127,17 +116,9 @@ public struct CaptureFile: Sendable {
         ropeBase = try Self.wrap(path) { try file.attribute("rope_base", as: Double.self) }
         numerics = (try? file.hasAttribute("numerics")) == true ? try? file.stringAttribute("numerics") : nil
         stoppedAtEndOfGeneration = ((try? file.attribute("stopped_at_end_of_generation", as: Int.self)) ?? 0) == 1
+        /// The dataset's numbers, after checking that it exists, holds numbers and has `shape` (from the root attributes).
         func read<T: HDF5Scalar>(_ name: String, _ type: T.Type, shape: [Int]) throws -> [T] {
-            try Self.wrap(path) {
-                guard file.exists(name) else { throw ProbeError("\(path): the capture has no \(name)") }
-                let dataset = try file.openDataset(name)
-                defer { dataset.close() }
-                let actual = try dataset.shape
-                guard actual == shape else {
-                    throw ProbeError("\(path): \(name) has shape \(actual), expected \(shape) from the root attributes")
-                }
-                return try dataset.read(T.self)
-            }
+            try file.read(name, as: T.self, shape: shape)
         }
         let L = nLayers, H = nHeads, G = nKVHeads, d = dHead
         let n = try Self.wrap(path) { try file.attribute("n_prompt", as: Int.self) }
@@ -148,9 +129,9 @@ public struct CaptureFile: Sendable {
         promptTokens = try read("tokens/prompt", Int.self, shape: [n])
         generatedTokens = try read("tokens/generated", Int.self, shape: [S])
         promptKeys = try read("prompt/rot_k", Float.self, shape: [L, G, n, d])
-        let w = try Self.wrap(path) { try file.openDataset("prompt/rot_q_window").shape }
+        let w = try file.shape(of: "prompt/rot_q_window", holding: .numbers)
         guard w.count == 4, w[0] == L, w[1] == H, w[3] == d, w[2] >= 1, w[2] <= n else {
-            throw ProbeError("\(path): prompt/rot_q_window has shape \(w), expected [\(L), \(H), w, \(d)] with 1 ≤ w ≤ \(n)")
+            throw ProbeError("\(path): dataset 'prompt/rot_q_window' has shape \(w), expected [\(L), \(H), w, \(d)] with 1 ≤ w ≤ \(n)")
         }
         windowQueries = try read("prompt/rot_q_window", Float.self, shape: w)
         windowPositions = Array((n - w[2])..<n)

@@ -137,6 +137,14 @@ final class GGUFRobustnessTests: XCTestCase {
         assertRejected(b.bytes(), containing: "rope.dimension_count 0", loadModel: true)
     }
 
+    /// Found by the GGUF fuzzer: a block count of billions sized the per-layer array before any layer's tensors
+    /// were looked up (an allocation of tens of gigabytes).
+    func testBlockCountBeyondTheTensors() {
+        var b = TinyModel.builder()
+        b.metadata[b.metadata.firstIndex { $0.0 == "llama.block_count" }!].1 = .u32(3_000_000_000)
+        assertRejected(b.bytes(), containing: "llama.block_count 3000000000 exceeds the file's \(b.tensors.count) tensors", loadModel: true)
+    }
+
     /// Found by the GGUF fuzzer: a NaN or infinity in the weights reached the activations' 8-bit quantization,
     /// whose float-to-integer conversion trapped (and would be undefined with bounds checks off).
     func testNonFiniteWeightsDoNotStopTheForwardPass() throws {

@@ -111,17 +111,18 @@ public enum EvaluationFile {
         return url.pathExtension.isEmpty ? out + ".csv" : url.deletingPathExtension().path + ".csv"
     }
 
-    /// Reads an eval file back (a complete one only).
+    /// Reads an eval file back (a complete one only), every dataset checked first: all `cells/` columns are 1-D
+    /// with one entry per cell, of the right kind; errors are one line naming the file.
     public static func read(_ path: String) throws -> Contents {
-        let f: HDF5File
-        do { f = try HDF5File.open(path) } catch { throw ProbeError("\(path): cannot open as HDF5: \(error)") }
-        defer { f.close() }
-        guard (try? f.stringAttribute("schema")) == schema else { throw ProbeError("\(path): not a dapq-probe eval file") }
-        guard (try? f.attribute("complete", as: Int.self)) == 1 else { throw ProbeError("\(path): the file is not complete") }
-        let gridJSON = try f.stringAttribute("grid")
-        func strings(_ n: String) throws -> [String] { try f.openDataset("cells/\(n)").readStrings() }
-        func ints(_ n: String) throws -> [Int] { try f.openDataset("cells/\(n)").read(Int32.self).map(Int.init) }
-        func doubles(_ n: String) throws -> [Double] { try f.openDataset("cells/\(n)").read(Double.self) }
+        let input = try HDF5InputFile(path: path, schema: schema, kind: "dapq-probe eval file")
+        defer { input.close() }
+        let f = input.file
+        let gridJSON = try input.stringAttribute("grid")
+        let cells = try input.shape(of: "cells/task", holding: .strings)
+        guard cells.count == 1 else { throw ProbeError("\(path): dataset 'cells/task' has shape \(cells), expected one axis (cell)") }
+        func strings(_ n: String) throws -> [String] { try input.readStrings("cells/\(n)", count: cells[0]) }
+        func ints(_ n: String) throws -> [Int] { try input.read("cells/\(n)", as: Int32.self, shape: cells).map(Int.init) }
+        func doubles(_ n: String) throws -> [Double] { try input.read("cells/\(n)", as: Double.self, shape: cells) }
         let task = try strings("task"), policy = try strings("policy"), answer = try strings("answer"), reference = try strings("reference")
         // Files written before the placement existed had the question inside.
         let placement = f.exists("cells/placement") ? try strings("placement") : Array(repeating: QuestionPlacement.inside.rawValue, count: task.count)
@@ -129,15 +130,20 @@ public enum EvaluationFile {
         let promptTokens = try ints("prompt_tokens"), generated = try ints("generated_tokens")
         let depth = try doubles("depth"), needleDepth = try doubles("needle_depth"), score = try doubles("score")
         let prefill = try doubles("prefill_ms"), scoreMs = try doubles("score_ms"), decode = try doubles("decode_ms")
-        let bytes = try f.openDataset("cells/cache_bytes").read(Int64.self)
+        let bytes = try input.read("cells/cache_bytes", as: Int64.self, shape: cells)
         let rows = task.indices.map { i in
             EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
                           placement: placement[i], budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
                           needleDepth: needleDepth[i], promptTokens: promptTokens[i], generatedTokens: generated[i],
                           cacheBytes: Int(bytes[i]), prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i])
         }
-        return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON, shard: try Shard(parsing: try f.stringAttribute("shard")),
-                        provenance: try ModelProvenance(recordedIn: f, commandLine: try f.stringAttribute("command_line")),
-                        toolVersion: try f.stringAttribute("tool_version"), rows: rows)
+        do {
+            return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON,
+                            shard: try Shard(parsing: try input.stringAttribute("shard")),
+                            provenance: try ModelProvenance(recordedIn: f, commandLine: try input.stringAttribute("command_line")),
+                            toolVersion: try input.stringAttribute("tool_version"), rows: rows)
+        } catch let error as ProbeError where error.description.hasPrefix(path) { throw error } catch {
+            throw ProbeError("\(path): \(error)")
+        }
     }
 }

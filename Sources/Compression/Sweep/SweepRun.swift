@@ -36,7 +36,14 @@ public struct SweepRun {
             }
             let journal = try EvaluationJournal(out: out, grid: grid, shard: shard, modelSHA256: provenance.modelSHA256,
                                                 resume: resume, restart: force)
-            let rows = try sweep.run(shard: shard, journal: journal, progress: progress)
+            let rows: [EvaluationRow]
+            do {
+                rows = try sweep.run(shard: shard, journal: journal, progress: progress)
+            } catch {
+                // A run that failed before finishing any prompt leaves nothing to resume: no journal either.
+                if journal.finishedUnits.isEmpty { journal.remove() }
+                throw error
+            }
             try EvaluationFile.write(rows: rows, grid: grid, shard: shard, units: shard.units(of: grid.units).count,
                                      metadata: provenance, to: output, csv: csv)
             journal.remove()

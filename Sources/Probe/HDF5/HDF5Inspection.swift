@@ -28,9 +28,14 @@ public struct HDF5Inspection: Sendable {
         let file: HDF5File
         do { file = try HDF5File.open(path) } catch { throw ProbeError("\(path): cannot open: \(error)") }
         defer { file.close() }
-        attributes = try Self.attributes(of: file)
+        attributes = []
         datasets = []
-        try collect(file, prefix: "")
+        do {
+            attributes = try Self.attributes(of: file)
+            try collect(file, prefix: "")
+        } catch {
+            throw ProbeError("\(path): cannot read (truncated or damaged?): \(error)")
+        }
     }
 
     private mutating func collect(_ container: HDF5Container, prefix: String) throws {

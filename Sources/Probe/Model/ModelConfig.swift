@@ -33,6 +33,11 @@ public struct ModelConfig: Sendable {
         guard nLayers > 0, dModel > 0, dFF > 0, nHeads > 0, nKVHeads > 0, contextLength > 0 else {
             throw GGUFError(path: gguf.path, "metadata gives a non-positive model dimension")
         }
+        // Each block has tensors of its own, so a block count beyond the tensor count is corrupt (and would size
+        // per-layer arrays from a number nothing in the file backs).
+        guard nLayers <= gguf.tensors.count else {
+            throw GGUFError(path: gguf.path, "\(p)block_count \(nLayers) exceeds the file's \(gguf.tensors.count) tensors")
+        }
         guard dModel % nHeads == 0, nHeads % nKVHeads == 0 else {
             throw GGUFError(path: gguf.path, "inconsistent metadata: embedding \(dModel), \(nHeads) heads, \(nKVHeads) KV heads")
         }
