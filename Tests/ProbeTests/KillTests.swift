@@ -38,6 +38,23 @@ final class KillTests: TemporaryDirectoryTestCase {
         return (0..<count).map { _ in 0.05 + Double(generator.next() % 1000) / 1000 * seconds }
     }
 
+    /// Kills `arguments` (with `--force`) at four seeded moments within `upTo` seconds: a kill that lands while it runs
+    /// leaves nothing under `out`; whatever is left is never an incomplete file. At least one kill must land.
+    private func killRepeatedly(_ arguments: [String], out: String, upTo seconds: Double, seed: UInt64, what: String,
+                                line: UInt = #line) throws {
+        var killedRunning = 0
+        for moment in moments(4, upTo: seconds, seed: seed) {
+            if try killed(arguments + ["--force"], after: moment) {
+                killedRunning += 1
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name",
+                               line: line)
+            }
+            assertNothingIncomplete(out, line: line)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        XCTAssertGreaterThan(killedRunning, 0, "at least one kill landed while the \(what) ran", line: line)
+    }
+
     private func run(_ arguments: [String], line: UInt = #line) throws {
         let result = try runCommand(try TestPaths.binary(), arguments)
         XCTAssertEqual(result.status, 0, result.stderr, line: line)
@@ -52,16 +69,7 @@ final class KillTests: TemporaryDirectoryTestCase {
         let out = path("capture.h5")
         let arguments = ["capture", "--model", model, "--chat", "--prompt", prompt, "--steps", "16", "--values",
                          "--out", out, "--progress", "never"]
-        var killedRunning = 0
-        for moment in moments(4, upTo: 3.0, seed: 11) {
-            if try killed(arguments + ["--force"], after: moment) {
-                killedRunning += 1
-                XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name")
-            }
-            assertNothingIncomplete(out)
-            try? FileManager.default.removeItem(atPath: out)
-        }
-        XCTAssertGreaterThan(killedRunning, 0, "at least one kill landed while the capture ran")
+        try killRepeatedly(arguments, out: out, upTo: 3.0, seed: 11, what: "capture")
         try run(arguments)
         assertNothingIncomplete(out)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out))
@@ -73,16 +81,7 @@ final class KillTests: TemporaryDirectoryTestCase {
         try run(["capture", "--model", model, "--chat", "--prompt", prompt, "--steps", "8", "--out", capture, "--progress", "never"])
         let out = path("ablation.h5")
         let arguments = ["ablate", capture, "--out", out, "--window", "8", "--progress", "never"]
-        var killedRunning = 0
-        for moment in moments(4, upTo: 4.0, seed: 12) {
-            if try killed(arguments + ["--force"], after: moment) {
-                killedRunning += 1
-                XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name")
-            }
-            assertNothingIncomplete(out)
-            try? FileManager.default.removeItem(atPath: out)
-        }
-        XCTAssertGreaterThan(killedRunning, 0, "at least one kill landed while the ablation ran")
+        try killRepeatedly(arguments, out: out, upTo: 4.0, seed: 12, what: "ablation")
         try run(arguments)
         assertNothingIncomplete(out)
     }

@@ -131,20 +131,27 @@ public final class CaptureRecorder: ForwardObserver {
         return r
     }
 
-    /// The strongest prompt key of each head of the last prompt position's query (it chooses generated token 0).
-    private func scoreLastPromptRow(layer l: Int, queries q: UnsafePointer<Float>) {
-        let n = promptLength, d = dHead, G = groupSize, capacity = n + maxSteps
-        let r = strongestKeyRow(0)
-        for g in 0..<nKVHeads {
-            for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
-            scoringKeys[l].withUnsafeBufferPointer { k in
-                groupQueries.withUnsafeBufferPointer { gq in
-                    scores.withUnsafeMutableBufferPointer { sc in
-                        GroupAttention.probabilities(queries: gq.baseAddress!, members: G, keys: k.baseAddress! + g * capacity * d,
-                                                     visible: n, dHead: d, into: sc.baseAddress!)
-                    }
+    /// Softmax of KV group `g`'s query heads (from `q`, the layer's queries) over the first `visible` keys of layer
+    /// `l`, in float64, into `scores` (one row of `visible` per member head).
+    private func attend(layer l: Int, group g: Int, queries q: UnsafePointer<Float>, visible: Int) {
+        let d = dHead, G = groupSize, capacity = promptLength + maxSteps
+        for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
+        scoringKeys[l].withUnsafeBufferPointer { k in
+            groupQueries.withUnsafeBufferPointer { gq in
+                scores.withUnsafeMutableBufferPointer { sc in
+                    GroupAttention.probabilities(queries: gq.baseAddress!, members: G, keys: k.baseAddress! + g * capacity * d,
+                                                 visible: visible, dHead: d, into: sc.baseAddress!)
                 }
             }
+        }
+    }
+
+    /// The strongest prompt key of each head of the last prompt position's query (it chooses generated token 0).
+    private func scoreLastPromptRow(layer l: Int, queries q: UnsafePointer<Float>) {
+        let n = promptLength, G = groupSize
+        let r = strongestKeyRow(0)
+        for g in 0..<nKVHeads {
+            attend(layer: l, group: g, queries: q, visible: n)
             for member in 0..<G {
                 scores.withUnsafeBufferPointer { sc in
                     strongestKeys[r][l * nHeads + g * G + member] =
@@ -163,19 +170,11 @@ public final class CaptureRecorder: ForwardObserver {
     /// Softmax of step `s`'s queries at layer `l` over the prompt and steps `0…s`; adds the prompt part to
     /// the importance sums (and stores it as the step's attention when asked).
     private func scoreStep(layer l: Int, step s: Int, queries q: UnsafePointer<Float>) {
-        let n = promptLength, d = dHead, G = groupSize, capacity = n + maxSteps
+        let n = promptLength, G = groupSize
         let visible = n + s + 1
         let chosen = strongestKeyRow(s + 1)
         for g in 0..<nKVHeads {
-            for i in 0..<(G * d) { groupQueries[i] = Double(q[g * G * d + i]) }
-            scoringKeys[l].withUnsafeBufferPointer { k in
-                groupQueries.withUnsafeBufferPointer { gq in
-                    scores.withUnsafeMutableBufferPointer { sc in
-                        GroupAttention.probabilities(queries: gq.baseAddress!, members: G, keys: k.baseAddress! + g * capacity * d,
-                                                     visible: visible, dHead: d, into: sc.baseAddress!)
-                    }
-                }
-            }
+            attend(layer: l, group: g, queries: q, visible: visible)
             for member in 0..<G {
                 let head = g * G + member
                 scores.withUnsafeMutableBufferPointer { sc in
