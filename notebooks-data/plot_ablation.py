@@ -141,7 +141,7 @@ def main():
     headline, curves, contents, positions, facts = load(args.ablation)
     print(grid_figure(headline, contents, positions, facts, args.out))
     print(layers_figure(curves, contents, positions, facts, args.metric, args.out))
-    with h5py.File(args.ablation, "r") as f:
+    with open_input(args.ablation, "dapq-probe/ablation", "ablation file") as f:
         if "retrieval_score" in f and int(f.attrs.get("retrieval_copying_steps", 0)) > 0:
             title = (f"retrieval score ({facts['model']}, pooled over {int(f.attrs['retrieval_prompts'])} prompts, "
                      f"{int(f.attrs['retrieval_copying_steps'])} copying steps)")

@@ -91,7 +91,7 @@ def main():
     target = os.path.join(args.out, f"{stem}_{source}.png")
     fig.savefig(target, dpi=110)
     print(target)
-    with h5py.File(args.capture, "r") as f:
+    with open_input(args.capture, "dapq-probe/capture", "capture file") as f:
         copying = int(f.attrs.get("copying_steps", 0))
         if "decode/retrieval_score" in f and copying > 0:
             title = f"{os.path.basename(args.capture)}: retrieval score ({copying} copying steps)"

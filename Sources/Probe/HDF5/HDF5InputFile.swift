@@ -85,7 +85,7 @@ public final class HDF5InputFile {
         do {
             let type = try dataset.elementType
             let matches = switch (kind, type) {
-            case (.numbers, .float32), (.numbers, .float64), (.numbers, .int32), (.numbers, .int64), (.strings, .string): true
+            case (.numbers, .float32), (.numbers, .float64), (.numbers, .uint8), (.numbers, .int32), (.numbers, .int64), (.strings, .string): true
             default: false
             }
             guard matches else {
