@@ -106,7 +106,9 @@ public struct Compressor {
     /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens followed by
     /// `questionLength` appended ones.
     public func check(promptLength n: Int, questionLength q: Int = 0, policies: [PolicySpec], maxTokens: Int) throws {
-        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: maxTokens + max(settings.pseudoCount, settings.fullLookaheadMaxSteps))
+        // lookahead-full decodes up to its cap at positions n, n+1, … before eviction.
+        let lookahead = policies.contains { $0.name == .lookaheadFull } ? settings.fullLookaheadMaxSteps : 0
+        try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: max(maxTokens + settings.pseudoCount, lookahead))
         for spec in policies { try spec.make(settings).check(promptLength: n) }
     }
 

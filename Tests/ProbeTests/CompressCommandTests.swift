@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import Compression
+
 /// `dapq-probe compress` end to end on the real model: the JSON lines, the HDF5 file checked by h5py/NumPy,
 /// and one-line refusals of bad budgets, policies and windows.
 final class CompressCommandTests: TemporaryDirectoryTestCase {
@@ -15,7 +17,7 @@ final class CompressCommandTests: TemporaryDirectoryTestCase {
         ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1 + 10 * 2, "full once, every other policy at both budgets")
+        XCTAssertEqual(lines.count, 1 + (PolicyName.allCases.count - 1) * 2, "full once, every other policy at both budgets")
         for line in lines {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             for key in ["policy", "budget", "text", "cache_bytes", "score_ms", "agreement", "entries"] {
