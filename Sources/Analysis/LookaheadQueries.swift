@@ -58,28 +58,29 @@ public struct LookaheadQueries {
 
     /// The lookahead on the *uncompressed* prompt cache (`cache` holds exactly the `n` prompt entries and is
     /// left so): the first tokens of the full-cache greedy answer and their queries. No first-stage eviction can
-    /// lose what the answer needs, at the price of decoding steps on the full cache. At least `steps` tokens are
-    /// decoded; past them decoding goes on while the answer is copying a run of the prompt (`CopySource`: the last
-    /// token continues a copied run), up to `maximumSteps`, so an answer that copies a long value (a UUID, a
+    /// lose what the answer needs, at the price of decoding steps on the full cache. At least `minimumSteps` tokens
+    /// are decoded; past them decoding goes on while the answer is copying a run of the prompt (`CopySource`: the
+    /// last token continues a copied run), up to `maximumSteps`, so an answer that copies a long value (a UUID, a
     /// number) is looked ahead whole; it stops at an end-of-generation token.
-    public func runOnFullCache(model: LanguageModel, cache: KVCache, prompt: [Int], firstToken: Int,
-                               maximumSteps: Int) -> (tokens: [Int], queries: QuerySet) {
-        let n = prompt.count, lengths = cache.lengths
+    public static func onFullCache(model: LanguageModel, cache: KVCache, prompt: [Int], firstToken: Int,
+                                   minimumSteps: Int, maximumSteps: Int) -> (tokens: [Int], queries: QuerySet) {
+        let lengths = cache.lengths
         defer { cache.truncate(to: lengths) }
-        let cap = max(steps, maximumSteps)
+        let cap = max(minimumSteps, maximumSteps)
         cache.reserve(additional: cap + 1)
-        let stops = model.tokenizer.endOfGenerationIDs
-        return Self.decode(model: model, cache: cache, promptLength: n, firstToken: firstToken) { tokens in
-            Self.continues(tokens, prompt: prompt, minimumSteps: steps, maximumSteps: cap, stops: stops)
+        let stops = model.tokenizer.endOfGenerationIDs, indexed = CopySource.Prompt(prompt)
+        return decode(model: model, cache: cache, promptLength: prompt.count, firstToken: firstToken) { tokens in
+            continues(tokens, prompt: indexed, minimumSteps: minimumSteps, maximumSteps: cap, stops: stops)
         }
     }
 
     /// Whether a full-cache lookahead that has decoded `tokens` decodes another: below `minimumSteps` always,
     /// never at `maximumSteps` or after an end-of-generation token, and in between while the last token continues
     /// a run copied from `prompt` (its `CopySource` is a prompt position).
-    public static func continues(_ tokens: [Int], prompt: [Int], minimumSteps: Int, maximumSteps: Int, stops: Set<Int>) -> Bool {
+    public static func continues(_ tokens: [Int], prompt: CopySource.Prompt, minimumSteps: Int, maximumSteps: Int,
+                                 stops: Set<Int>) -> Bool {
         guard tokens.count < maximumSteps, let last = tokens.last, !stops.contains(last) else { return false }
-        return tokens.count < minimumSteps || (CopySource.align(generated: tokens, prompt: prompt).last ?? -1) >= 0
+        return tokens.count < minimumSteps || (CopySource.align(generated: tokens, onto: prompt).last ?? -1) >= 0
     }
 
     /// Greedy decoding from `firstToken` at positions n, n+1, … on `cache` (appended to it), recording each

@@ -8,7 +8,7 @@ import XCTest
 /// `lookahead-full`: when its lookahead goes on, and its selection recomputed from the definition on the real model.
 final class FullLookaheadPolicyTests: XCTestCase {
     func testTheLookaheadGoesOnWhileTheAnswerCopiesThePrompt() {
-        let prompt = [5, 6, 7, 8, 9, 10, 11, 12, 1, 2]
+        let prompt = CopySource.Prompt([5, 6, 7, 8, 9, 10, 11, 12, 1, 2])
         func continues(_ tokens: [Int]) -> Bool {
             LookaheadQueries.continues(tokens, prompt: prompt, minimumSteps: 3, maximumSteps: 6, stops: [0])
         }

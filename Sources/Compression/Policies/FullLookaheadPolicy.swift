@@ -23,10 +23,9 @@ public struct FullLookaheadPolicy: EvictionPolicy {
     }
 
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
-        let lookahead = LookaheadQueries(budget: evidence.promptLength, window: settings.window, kernel: settings.poolKernel,
-                                         steps: settings.fullLookaheadSteps)
-            .runOnFullCache(model: evidence.model, cache: evidence.cache, prompt: evidence.prompt,
-                            firstToken: evidence.firstToken, maximumSteps: settings.fullLookaheadMaxSteps)
+        let lookahead = LookaheadQueries.onFullCache(model: evidence.model, cache: evidence.cache, prompt: evidence.prompt,
+                                                     firstToken: evidence.firstToken, minimumSteps: settings.fullLookaheadSteps,
+                                                     maximumSteps: settings.fullLookaheadMaxSteps)
         var queries = lookahead.queries
         if settings.lookaheadPromptQueries > 0 {
             queries = queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))

@@ -11,12 +11,30 @@ public enum CopySource {
     /// in a long prompt is a coincidence more often than a copy.
     public static let defaultMinimumRun = 2
 
+    /// A prompt with the positions of each of its tokens, built once for aligning many answers (or one answer
+    /// as it grows) onto it.
+    public struct Prompt: Sendable {
+        public let tokens: [Int]
+        let occurrences: [Int: [Int]]
+
+        public init(_ tokens: [Int]) {
+            self.tokens = tokens
+            var occurrences: [Int: [Int]] = [:]
+            for (p, token) in tokens.enumerated() { occurrences[token, default: []].append(p) }
+            self.occurrences = occurrences
+        }
+    }
+
     /// `[S]`: for each generated token the prompt position it copies, or −1.
     public static func align(generated: [Int], prompt: [Int], minimumRun: Int = defaultMinimumRun) -> [Int] {
+        align(generated: generated, onto: Prompt(prompt), minimumRun: minimumRun)
+    }
+
+    /// `align(generated:prompt:)` onto an indexed prompt.
+    public static func align(generated: [Int], onto indexed: Prompt, minimumRun: Int = defaultMinimumRun) -> [Int] {
         precondition(minimumRun >= 1)
+        let prompt = indexed.tokens, occurrences = indexed.occurrences
         let S = generated.count, n = prompt.count
-        var occurrences: [Int: [Int]] = [:]
-        for (p, token) in prompt.enumerated() { occurrences[token, default: []].append(p) }
         var source = [Int](repeating: -1, count: S)
         while true {
             var best = (length: 0, step: -1, position: -1)
