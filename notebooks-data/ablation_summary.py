@@ -64,7 +64,7 @@ def main():
         header = [f"# {command}",
                   f"# ablation command: {text(f.attrs['command_line'])}",
                   f"# model {os.path.basename(text(f.attrs['model_path']))} (sha256 {text(f.attrs['model_sha256'])[:16]}...), "
-                  f"window {int(f.attrs['window'])}, far offset {int(f.attrs['far_offset'])}, prefix count "
+                  f"w {int(f.attrs.get('pseudo_count', f.attrs.get('window')))}, far offset {int(f.attrs['far_offset'])}, prefix count "
                   f"{int(f.attrs['prefix_count'])}, k values {[int(k) for k in np.atleast_1d(f.attrs['k_values'])]}, "
                   f"threads {int(f.attrs['threads'])}, tool {text(f.attrs['tool_version'])}"]
         rows = f["summary"][...]

@@ -58,7 +58,7 @@ def load(path):
         curves = {key: np.mean(value, axis=0) for key, value in curves.items()}
         model = os.path.basename(text(f.attrs["model_path"]))
         n = np.atleast_1d(f.attrs["n_prompt"])
-        facts = dict(prompts=prompts, model=model, window=int(f.attrs["window"]), n_min=int(n.min()), n_max=int(n.max()))
+        facts = dict(prompts=prompts, model=model, window=int(f.attrs.get("pseudo_count", f.attrs.get("window"))), n_min=int(n.min()), n_max=int(n.max()))
     return headline, curves, contents, positions, facts
 
 

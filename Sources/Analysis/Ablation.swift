@@ -4,7 +4,7 @@ import Probe
 /// Settings of an ablation run (docs/metrics.md); the defaults are the documented ones.
 public struct AblationOptions: Sendable {
     /// Pseudo tokens per variant, and the observation window of the `window` reference and of SnapKV, `w`.
-    public var window = 32
+    public var pseudoCount = 32
     public var contents: [PseudoContent] = PseudoContent.allCases
     public var positions: [PseudoPosition] = PseudoPosition.allCases
     /// Δ of the `far` position.
@@ -38,7 +38,7 @@ public struct AblationOptions: Sendable {
 
     /// Refuses settings that cannot work for any prompt.
     public func check() throws {
-        guard window >= 1 else { throw ProbeError("--window must be at least 1") }
+        guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
         guard !kValues.isEmpty, kValues.allSatisfy({ $0 >= 1 }) else { throw ProbeError("--k needs positive budgets") }
         guard Set(kValues).count == kValues.count else { throw ProbeError("--k lists a budget twice") }
         guard farOffset >= 0 else { throw ProbeError("--far-offset must not be negative") }
@@ -125,7 +125,7 @@ public final class Ablation {
     }
 
     private var contentBuilder: PseudoContentBuilder {
-        PseudoContentBuilder(model: model, window: options.window, prefixCount: options.prefixCount, seed: options.seed,
+        PseudoContentBuilder(model: model, count: options.pseudoCount, prefixCount: options.prefixCount, seed: options.seed,
                              repeatToken: options.repeatToken)
     }
 
@@ -134,7 +134,7 @@ public final class Ablation {
                     progress: ((AblationProgress) -> Void)? = nil) throws -> PromptAblation {
         let start = Date()
         let c = model.config, L = c.nLayers, G = c.nKVHeads, d = c.dHead
-        let n = capture.promptLength, S = capture.steps, W = options.window
+        let n = capture.promptLength, S = capture.steps, W = options.pseudoCount
         try check(CaptureFile.Header(path: capture.path, modelPath: capture.modelPath, modelSHA256: capture.modelSHA256,
                                      nLayers: capture.nLayers, nHeads: capture.nHeads, nKVHeads: capture.nKVHeads,
                                      dHead: capture.dHead, promptLength: n, steps: S))
@@ -197,7 +197,7 @@ public final class Ablation {
             switch variant {
             case .pseudo(let content, let position):
                 let tokens = try builder.tokens(content, prompt: capture.promptTokens, oracle: oracle)
-                let positions = position.positions(promptLength: n, window: W, farOffset: options.farOffset)
+                let positions = position.positions(promptLength: n, count: W, farOffset: options.farOffset)
                 let recorder = QueryRecorder(config: c)
                 recorder.observe(model, tokens: tokens, positions: positions, cache: cache, logits: .none)
                 cache.truncate(to: promptLengths)
@@ -246,15 +246,11 @@ public final class Ablation {
 
     /// Greedy tokens after `generated` (fed at `n, n+1, …` onto the prompt cache); the cache keeps them.
     private func greedyContinuation(of generated: [Int], promptLength n: Int, count: Int, cache: KVCache) -> [Int] {
-        var logits = model.forward(tokens: generated, positions: Array(n..<(n + generated.count)), cache: cache, logits: .last)
-        var tokens: [Int] = []
-        while tokens.count < count {
-            let next = GreedyDecoder.argmax(logits)
-            tokens.append(next)
-            if tokens.count == count { break }
-            logits = model.forward(tokens: [next], positions: [n + generated.count + tokens.count - 1], cache: cache, logits: .last)
-        }
-        return tokens
+        guard count > 0 else { return [] }
+        let logits = model.forward(tokens: generated, positions: Array(n..<(n + generated.count)), cache: cache, logits: .last)
+        return GreedyLoop(feedsLastToken: false).run(after: logits) { $0.count < count } feed: { token, index, _ in
+            model.forward(tokens: [token], positions: [n + generated.count + index], cache: cache, logits: .last)
+        }.tokens
     }
 
     /// The largest |cache key − captured key| over the prompt, and where it is (NaN counts as infinite).

@@ -91,7 +91,7 @@ public final class AblationWriter {
         }
         try f.setAttribute("n_prompts", headers.count)
         try f.setAttribute("seed", Int(truncatingIfNeeded: seed))
-        try f.setAttribute("window", options.window)
+        try f.setAttribute("pseudo_count", options.pseudoCount)
         try f.setAttribute("contents", options.contents.map(\.name).joined(separator: ","))
         try f.setAttribute("positions", options.positions.map(\.name).joined(separator: ","))
         try f.setAttribute("far_offset", options.farOffset)
@@ -128,7 +128,7 @@ public final class AblationWriter {
         try f.makeDimensionScale(name: "k", values: options.kValues,
                                  description: "budget k of the metrics, as listed (each is clipped to the prompt length when used)")
         try f.makeDimensionScale(name: "position", values: Array(0..<maxPromptLength), description: "absolute prompt position")
-        try f.makeDimensionScale(name: "query", values: Array(0..<options.window),
+        try f.makeDimensionScale(name: "query", values: Array(0..<options.pseudoCount),
                                  description: "row of a variant's query set (pseudo token i, or window query i)")
         try f.makeDimensionScale(name: "lookahead_query", values: Array(0..<(options.lookaheadSteps + options.lookaheadPromptQueries)),
                                  description: "row of the lookahead set: the greedy lookahead steps, then the last prompt queries")

@@ -28,7 +28,7 @@ public enum PseudoContent: String, CaseIterable, Sendable, Hashable {
 /// Builds each content's `w` token ids for one prompt.
 public struct PseudoContentBuilder: Sendable {
     /// Pseudo tokens per variant, `w`.
-    public var window: Int
+    public var count: Int
     /// Prompt tokens copied from the beginning by `prefix+suffix`, `a` (must be below `w`).
     public var prefixCount: Int
     /// Seed of `random`.
@@ -39,9 +39,9 @@ public struct PseudoContentBuilder: Sendable {
     /// The token `repeat` repeats; nil: the last prompt token.
     public var repeatToken: Int?
 
-    public init(window: Int, prefixCount: Int = 4, seed: UInt64 = 0, vocabularySize: Int, excluded: Set<Int> = [],
+    public init(count: Int, prefixCount: Int = 4, seed: UInt64 = 0, vocabularySize: Int, excluded: Set<Int> = [],
                 repeatToken: Int? = nil) {
-        self.window = window
+        self.count = count
         self.prefixCount = prefixCount
         self.seed = seed
         self.vocabularySize = vocabularySize
@@ -50,22 +50,22 @@ public struct PseudoContentBuilder: Sendable {
     }
 
     /// A builder for `model`: special tokens are excluded from `random`.
-    public init(model: LanguageModel, window: Int, prefixCount: Int = 4, seed: UInt64 = 0, repeatToken: Int? = nil) {
+    public init(model: LanguageModel, count: Int, prefixCount: Int = 4, seed: UInt64 = 0, repeatToken: Int? = nil) {
         let vocabulary = model.config.vocabularySize
         let tokenizer = model.tokenizer
         let excluded = Set((0..<min(vocabulary, tokenizer.vocabularySize)).filter { tokenizer.isSpecial($0) })
-        self.init(window: window, prefixCount: prefixCount, seed: seed, vocabularySize: vocabulary, excluded: excluded,
+        self.init(count: count, prefixCount: prefixCount, seed: seed, vocabularySize: vocabulary, excluded: excluded,
                   repeatToken: repeatToken)
     }
 
     /// Refuses settings no prompt of `promptLength` tokens can satisfy.
     public func check(promptLength n: Int) throws {
-        guard window >= 1 else { throw ProbeError("the window must be at least 1 pseudo token") }
-        guard window <= n else {
-            throw ProbeError("the window of \(window) pseudo tokens is longer than the prompt (\(n) tokens); use a smaller --window")
+        guard count >= 1 else { throw ProbeError("--pseudo-count must be at least 1 pseudo token") }
+        guard count <= n else {
+            throw ProbeError("\(count) pseudo tokens are longer than the prompt (\(n) tokens); use a smaller --pseudo-count")
         }
-        guard prefixCount >= 0, prefixCount < window else {
-            throw ProbeError("prefix+suffix takes \(prefixCount) prefix tokens; it must be at least 0 and below the window (\(window))")
+        guard prefixCount >= 0, prefixCount < count else {
+            throw ProbeError("prefix+suffix takes \(prefixCount) prefix tokens; it must be at least 0 and below --pseudo-count (\(count))")
         }
         if let repeatToken, repeatToken < 0 || repeatToken >= vocabularySize {
             throw ProbeError("the repeat token \(repeatToken) is outside the vocabulary (0..<\(vocabularySize))")
@@ -76,7 +76,7 @@ public struct PseudoContentBuilder: Sendable {
     /// to at least `w` tokens (see `PseudoContent.oracle`); only `.oracle` reads it.
     public func tokens(_ content: PseudoContent, prompt: [Int], oracle: [Int] = []) throws -> [Int] {
         try check(promptLength: prompt.count)
-        let w = window, n = prompt.count
+        let w = count, n = prompt.count
         switch content {
         case .oracle:
             guard oracle.count >= w else {

@@ -18,8 +18,8 @@ public enum PseudoPosition: String, CaseIterable, Sendable, Hashable {
     }
 
     /// The `w` absolute positions for a prompt of `n` tokens (`w ≤ n`); `farOffset` is Δ.
-    public func positions(promptLength n: Int, window w: Int, farOffset: Int = 1024) -> [Int] {
-        precondition(w >= 1 && w <= n, "window \(w) for a prompt of \(n) tokens")
+    public func positions(promptLength n: Int, count w: Int, farOffset: Int = 1024) -> [Int] {
+        precondition(w >= 1 && w <= n, "\(w) pseudo tokens for a prompt of \(n) tokens")
         switch self {
         case .future: return Array(n..<(n + w))
         case .input: return Array((n - w)..<n)

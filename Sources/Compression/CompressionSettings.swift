@@ -123,6 +123,7 @@ public struct CompressionSettings: Sendable {
         }
         guard pseudoFarOffset >= 0 else { throw ProbeError("--far-offset must not be negative") }
         guard pseudoPromptQueries >= 0 else { throw ProbeError("--pseudo-prompt-queries must not be negative") }
-        guard expectedFuturePositions >= 1, expectedSinks >= 0 else { throw ProbeError("--expected-future must be at least 1") }
+        guard expectedFuturePositions >= 1 else { throw ProbeError("--expected-future must be at least 1") }
+        guard expectedSinks >= 0 else { throw ProbeError("--expected-sinks must be at least 0") }
     }
 }

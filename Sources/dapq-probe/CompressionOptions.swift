@@ -59,8 +59,10 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Expected Attention: future positions the query statistics are rotated to.")
     var expectedFuture: Int = 512
 
-    @Option(help: "Seed of every random choice: the random policy, DapQ's random content, and in ruler the samples.")
-    var seed: UInt64 = 0
+    @Option(help: "Expected Attention: the first prompt entries always kept (attention sinks), left out of the query statistics.")
+    var expectedSinks: Int = 4
+
+    @OptionGroup var seedOptions: SeedOptions
 
     @Option(help: "inside: the question is compressed with the context (query-aware); outside: the context alone is compressed and the question appended after eviction (query-agnostic).")
     var questionPlacement: String = QuestionPlacement.inside.rawValue
@@ -88,7 +90,8 @@ struct CompressionOptions: ParsableArguments {
         s.pseudoPromptQueries = pseudoPromptQueries
         s.pseudoPrefixCount = pseudoPrefixCount
         s.expectedFuturePositions = expectedFuture
-        s.seed = seed
+        s.expectedSinks = expectedSinks
+        s.seed = seedOptions.seed
         try s.check()
         return s
     }

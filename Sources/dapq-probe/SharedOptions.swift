@@ -10,8 +10,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for the numeric kernels.")
     var threads: Int = 2
 
-    @Option(help: "Arithmetic: llama-cpp (8-bit activations, float16 K/V, as llama.cpp) or float32 (dequantized weights, as a PyTorch analysis).")
-    var numerics: Numerics = .llamaCpp
+    @Option(help: "Arithmetic: llama-cpp (8-bit activations, float16 K/V, as llama.cpp; the default) or float32 (dequantized weights, as a PyTorch analysis).")
+    var numerics: Numerics?
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -22,9 +22,15 @@ struct ModelOptions: ParsableArguments {
         ComputeThreads.set(threads)
         try SIMDTier.applyEnvironment()
         let loaded = try LanguageModel(path: try ModelCatalogue.resolve(model))
-        loaded.numerics = numerics
+        loaded.numerics = numerics ?? .llamaCpp
         return loaded
     }
+}
+
+/// `--seed`, shared by every command that draws at random.
+struct SeedOptions: ParsableArguments {
+    @Option(help: "Seed of every random choice: the random policy, random pseudo content, and in ruler the samples.")
+    var seed: UInt64 = 0
 }
 
 /// `--prompt`/`--prompt-file` and `--chat`.

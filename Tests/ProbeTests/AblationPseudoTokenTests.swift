@@ -7,7 +7,7 @@ import XCTest
 final class AblationPseudoTokenTests: XCTestCase {
     let prompt = Array(100..<140)   // n = 40
     func builder(seed: UInt64 = 0, repeatToken: Int? = nil) -> PseudoContentBuilder {
-        PseudoContentBuilder(window: 8, prefixCount: 3, seed: seed, vocabularySize: 50, excluded: [0, 1, 2], repeatToken: repeatToken)
+        PseudoContentBuilder(count: 8, prefixCount: 3, seed: seed, vocabularySize: 50, excluded: [0, 1, 2], repeatToken: repeatToken)
     }
 
     func testCopiedContents() throws {
@@ -43,19 +43,19 @@ final class AblationPseudoTokenTests: XCTestCase {
         XCTAssertThrowsError(try builder().tokens(.suffix, prompt: Array(0..<5))) {
             XCTAssertTrue("\($0)".contains("longer than the prompt"), "\($0)")
         }
-        let bad = PseudoContentBuilder(window: 4, prefixCount: 4, vocabularySize: 10)
+        let bad = PseudoContentBuilder(count: 4, prefixCount: 4, vocabularySize: 10)
         XCTAssertThrowsError(try bad.tokens(.prefixSuffix, prompt: prompt)) {
-            XCTAssertTrue("\($0)".contains("below the window"), "\($0)")
+            XCTAssertTrue("\($0)".contains("below --pseudo-count"), "\($0)")
         }
         XCTAssertThrowsError(try builder(repeatToken: 99).tokens(.repeat, prompt: prompt))
     }
 
     func testPositions() {
-        XCTAssertEqual(PseudoPosition.future.positions(promptLength: 40, window: 4), [40, 41, 42, 43])
-        XCTAssertEqual(PseudoPosition.input.positions(promptLength: 40, window: 4), [36, 37, 38, 39])
-        XCTAssertEqual(PseudoPosition.far.positions(promptLength: 40, window: 4, farOffset: 1000), [1040, 1041, 1042, 1043])
-        XCTAssertEqual(PseudoPosition.far.positions(promptLength: 40, window: 2), [1064, 1065], "Δ defaults to 1024")
-        XCTAssertEqual(PseudoPosition.fixed.positions(promptLength: 40, window: 3), [40, 40, 40])
+        XCTAssertEqual(PseudoPosition.future.positions(promptLength: 40, count: 4), [40, 41, 42, 43])
+        XCTAssertEqual(PseudoPosition.input.positions(promptLength: 40, count: 4), [36, 37, 38, 39])
+        XCTAssertEqual(PseudoPosition.far.positions(promptLength: 40, count: 4, farOffset: 1000), [1040, 1041, 1042, 1043])
+        XCTAssertEqual(PseudoPosition.far.positions(promptLength: 40, count: 2), [1064, 1065], "Δ defaults to 1024")
+        XCTAssertEqual(PseudoPosition.fixed.positions(promptLength: 40, count: 3), [40, 40, 40])
     }
 
     func testNamesAndLists() throws {

@@ -41,7 +41,7 @@ final class AblationTests: TemporaryDirectoryTestCase {
 
     private func tinyOptions() -> AblationOptions {
         var options = AblationOptions()
-        options.window = 8
+        options.pseudoCount = 8
         options.kValues = [4, 8, 16]
         return options
     }
@@ -137,8 +137,8 @@ final class AblationTests: TemporaryDirectoryTestCase {
         keys.observe(model, tokens: prompt, positions: Array(0..<n), cache: cache)
         let recorder = QueryRecorder(config: c)
         let tee = Tee(recorder, layers: c.nLayers)
-        let tokens = try PseudoContentBuilder(model: model, window: w).tokens(.suffix, prompt: prompt)
-        model.forward(tokens: tokens, positions: PseudoPosition.far.positions(promptLength: n, window: w), cache: cache,
+        let tokens = try PseudoContentBuilder(model: model, count: w).tokens(.suffix, prompt: prompt)
+        model.forward(tokens: tokens, positions: PseudoPosition.far.positions(promptLength: n, count: w), cache: cache,
                       logits: .none, observer: tee)
         let scorer = ImportanceScorer(promptKeys: keys.set.fileKeys, nLayers: c.nLayers, nHeads: c.nHeads, nKVHeads: c.nKVHeads,
                                       dHead: c.dHead, promptLength: n)
@@ -182,7 +182,7 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertThrowsError(try CaptureFile(path: path("missing.h5"))) { XCTAssertTrue("\($0)".contains("no such file"), "\($0)") }
         let (capturePath, _) = try tinyCapture("c.h5")
         var options = tinyOptions()
-        options.window = 500
+        options.pseudoCount = 500
         XCTAssertThrowsError(try tinyAblation(options).run(capture: try CaptureFile(path: capturePath))) {
             XCTAssertTrue("\($0)".contains("longer than the prompt"), "\($0)")
         }
@@ -348,7 +348,7 @@ final class AblationTests: TemporaryDirectoryTestCase {
         try tinyCapture("captures/b.h5", text: Self.texts[1])
         try Data("not a capture".utf8).write(to: URL(fileURLWithPath: folder + "/notes.h5"))
         let out = path("ablation.h5")
-        let args = ["ablate", folder, "--window", "8", "--k", "4,8,16", "--content", "suffix,prefix+suffix,repeat",
+        let args = ["ablate", folder, "--pseudo-count", "8", "--budgets", "4,8,16", "--content", "suffix,prefix+suffix,repeat",
                     "--position", "future,far", "--threads", "1", "--out", out]
         let result = try runCommand(binary, args)
         XCTAssertEqual(result.status, 0, result.stderr)
@@ -371,8 +371,8 @@ final class AblationTests: TemporaryDirectoryTestCase {
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         try refused(["ablate", empty, "--out", path("x.h5")], "no complete capture files")
         try refused(["ablate", folder + "/notes.h5", "--out", path("x.h5")], "not a readable HDF5 file")
-        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--window", "100"], "longer than the prompt")
-        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--window", "8", "--content", "later"], "unknown content 'later'")
+        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--pseudo-count", "100"], "longer than the prompt")
+        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--pseudo-count", "8", "--content", "later"], "unknown content 'later'")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.h5")))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp-") }, [])
         let forced = try runCommand(binary, args + ["--force"])
@@ -387,7 +387,25 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try file.stringAttribute("shard"), "2/2")
         XCTAssertEqual(try file.stringAttribute("grid_captures").split(separator: "\n").map { String($0.split(separator: "/").last!) }, ["a.h5", "b.h5"])
         file.close()
-        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--window", "8", "--shard", "2/2"], "no captures fall to this shard")
+        try refused(["ablate", folder + "/a.h5", "--out", path("x.h5"), "--pseudo-count", "8", "--shard", "2/2"], "no captures fall to this shard")
+
+        // --json: one object per line and nothing else on stdout: a prompt object per capture, the summary rows
+        // (the file's summary table), then the file.
+        let jsonRun = try runCommand(binary, args.dropLast(2) + ["--out", path("json.h5"), "--json"])
+        XCTAssertEqual(jsonRun.status, 0, jsonRun.stderr)
+        let objects = try jsonRun.stdout.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+        }
+        let events = objects.map { $0["event"] as? String ?? "?" }
+        XCTAssertEqual(events.filter { $0 == "prompt" }.count, 2, jsonRun.stdout)
+        XCTAssertEqual(events.last, "file")
+        let jsonRows = objects.filter { $0["event"] as? String == "row" }
+        let stored = try HDF5File.open(path("json.h5"))
+        XCTAssertEqual(jsonRows.count, try stored.openDataset("summary").shape[0])
+        stored.close()
+        let headline = try XCTUnwrap(jsonRows.first { $0["prompt"] as? String == "all" && $0["variant"] as? String == "truth" && $0["k_rule"] as? String == "3%" })
+        XCTAssertEqual(headline["mass_recall"] as? Double, 1)
+        XCTAssertEqual(objects.last?["prompts"] as? Int, 2)
 
         // The plots: a grid heat map and by-layer curves, non-trivial PNGs.
         let plots = path("plots")

@@ -24,8 +24,8 @@ final class PolicyCellTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(applied.pseudoContent, .random)
         XCTAssertEqual(applied.pseudoPosition, .future, "the cell overrides the settings")
         XCTAssertEqual(list[2].settings(settings).pseudoPosition, .input, "a key left out keeps the setting")
-        XCTAssertTrue(list[2].needsOracleContent(settings))
-        XCTAssertFalse(list[1].needsOracleContent(settings))
+        XCTAssertEqual(list[2].make(settings).needs.oracleContent, settings.pseudoCount)
+        XCTAssertEqual(list[1].make(settings).needs.oracleContent, 0)
         for (bad, fragment) in [("snapkv[content=suffix]", "only dapq takes a cell"), ("dapq[content=bogus]", "unknown content 'bogus'"),
                                 ("dapq[position=near]", "unknown position 'near'"), ("dapq[colour=red]", "expected content="),
                                 ("dapq[content=suffix,content=prefix]", "at most once"), ("dapq[]", "empty cell"),
@@ -62,7 +62,7 @@ final class PolicyCellTests: TemporaryDirectoryTestCase {
                                                                    threads: 1, commandLine: "test"),
                                 toPath: capturePath, overwrite: false)
         var options = AblationOptions()
-        options.window = w
+        options.pseudoCount = w
         options.kValues = [4, 8]
         options.farOffset = farOffset
         let ablation = try Ablation(model: model, modelPath: modelPath, options: options).run(capture: try CaptureFile(path: capturePath))

@@ -50,7 +50,7 @@ final class SchemaDocumentationTests: TemporaryDirectoryTestCase {
             try run(["capture", "--model", model, "--chat", "--prompt", text, "--steps", "4", "--window", "8", "--values",
                      "--attention", "--out", "\(captures)/c\(i).h5", "--progress", "never"])
         }
-        let small = ["--window", "8", "--k", "8,16", "--content", "suffix,oracle", "--position", "future,far", "--progress", "never"]
+        let small = ["--pseudo-count", "8", "--budgets", "8,16", "--content", "suffix,oracle", "--position", "future,far", "--progress", "never"]
         try run(["ablate", "\(captures)/c0.h5", "--out", path("one.h5")] + small)
         try run(["ablate", captures, "--out", path("several.h5")] + small)
         try run(["compress", "--model", model, "--chat", "--prompt", prompt, "--policy", "all", "--budget", "16",

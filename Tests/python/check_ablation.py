@@ -26,7 +26,7 @@ import xarray as xr
 from checks import COMMON_ROOT_ATTRIBUTES, check, fail
 
 TOLERANCE = 1e-5
-ROOT_ATTRIBUTES = COMMON_ROOT_ATTRIBUTES + ["window", "k_values", "n_prompts"]
+ROOT_ATTRIBUTES = COMMON_ROOT_ATTRIBUTES + ["pseudo_count", "k_values", "n_prompts"]
 METRICS = ["top_k_recall", "mass_recall", "overlap", "query_cosine"]
 SPAN_METRICS = ["span_recall", "span_recall_layer_min", "span_recall_retrieval"]
 # Student t 0.975 quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher expansion (as the tool).
