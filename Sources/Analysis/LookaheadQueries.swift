@@ -89,16 +89,9 @@ public struct LookaheadQueries {
     static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, steps: Int? = nil,
                        goOn: (([Int]) -> Bool)? = nil) -> (tokens: [Int], queries: QuerySet) {
         let recorder = QueryRecorder(config: model.config)
-        var tokens: [Int] = []
-        var next = firstToken
-        while true {
-            tokens.append(next)
-            let more = goOn?(tokens) ?? (tokens.count < (steps ?? 1))
-            let logits = recorder.observe(model, tokens: [next], positions: [n + tokens.count - 1], cache: cache,
-                                          logits: more ? .last : .none)
-            guard more else { break }
-            next = GreedyDecoder.argmax(logits)
-        }
+        let tokens = GreedyLoop().run(first: firstToken) { goOn?($0) ?? ($0.count < (steps ?? 1)) } feed: { token, index, more in
+            recorder.observe(model, tokens: [token], positions: [n + index], cache: cache, logits: more ? .last : .none)
+        }.tokens
         return (tokens, recorder.querySet(.afterPrompt(promptLength: n)))
     }
 }

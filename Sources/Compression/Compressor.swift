@@ -86,28 +86,14 @@ public struct Compressor {
 
     /// What a prefill must record so that `policies` can score.
     public func needs(_ policies: [PolicySpec]) -> PromptEvidence.Needs {
-        var needs = PromptEvidence.Needs()
-        for spec in policies {
-            let settings = spec.settings(self.settings)
-            switch spec.name {
-            case .snapkv, .pyramidkv: needs.promptQueries = max(needs.promptQueries, settings.window)
-            case .laq: needs.promptQueries = max(needs.promptQueries, settings.window, settings.lookaheadPromptQueries)
-            case .lookaheadFull: needs.promptQueries = max(needs.promptQueries, settings.lookaheadPromptQueries)
-            case .tova: needs.promptQueries = max(needs.promptQueries, 1)
-            case .dapq: needs.promptQueries = max(needs.promptQueries, settings.pseudoPromptQueries)
-            case .h2o: needs.attentionSums = true
-            case .expected: needs.queryStatisticsFrom = settings.expectedSinks
-            case .full, .random, .streaming, .oracle: break
-            }
-        }
-        return needs
+        policies.reduce(PromptEvidence.Needs()) { $0.union($1.make(settings).needs) }
     }
 
     /// Refuses, before any model work, what cannot run on a prompt of `promptLength` tokens followed by
     /// `questionLength` appended ones.
     public func check(promptLength n: Int, questionLength q: Int = 0, policies: [PolicySpec], maxTokens: Int) throws {
-        // lookahead-full decodes up to its cap at positions n, n+1, … before eviction.
-        let lookahead = policies.contains { $0.name == .lookaheadFull } ? settings.fullLookaheadMaxSteps : 0
+        // A full-cache lookahead decodes at positions n, n+1, … before eviction.
+        let lookahead = needs(policies).lookaheadSteps
         try GreedyDecoder(model: model).checkFits(promptLength: n + q, newTokens: max(maxTokens + settings.pseudoCount, lookahead))
         for spec in policies { try spec.make(settings).check(promptLength: n) }
     }
@@ -118,11 +104,11 @@ public struct Compressor {
                          progress: ((CompressionProgress) -> Void)? = nil) throws -> PromptEvidence {
         try check(promptLength: prompt.count, questionLength: question.count, policies: policies, maxTokens: maxTokens)
         progress?(.prefill(tokens: prompt.count))
-        let evidence = PromptEvidence(model: model, prompt: prompt, question: question, needs: needs(policies),
+        let needs = needs(policies)
+        let evidence = PromptEvidence(model: model, prompt: prompt, question: question, needs: needs,
                                       extraCapacity: max(maxTokens, settings.pseudoCount) + 1)
         progress?(.reference(maxTokens: maxTokens))
-        let oracleLength = policies.contains { $0.needsOracleContent(settings) } ? settings.pseudoCount : 0
-        evidence.recordTruth(maxTokens: maxTokens, oracleLength: oracleLength)
+        evidence.recordTruth(maxTokens: maxTokens, oracleLength: needs.oracleContent)
         return evidence
     }
 

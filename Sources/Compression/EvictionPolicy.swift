@@ -7,6 +7,8 @@ import Probe
 public protocol EvictionPolicy {
     /// The name the command line and the files use.
     var name: String { get }
+    /// What the prefill and the full-cache answer must record for `scores` (nothing by default).
+    var needs: PromptEvidence.Needs { get }
     /// Refuses a prompt of `promptLength` tokens the policy cannot work on (e.g. shorter than its window).
     func check(promptLength: Int) throws
     /// The prompt keys' scores; nil for policies that choose by position alone.
@@ -16,6 +18,7 @@ public protocol EvictionPolicy {
 }
 
 extension EvictionPolicy {
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs() }
     public func check(promptLength: Int) throws {}
 
     /// The same `budget` in every layer, `recent` entries always kept, the rest by `scores`.

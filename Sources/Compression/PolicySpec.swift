@@ -83,9 +83,4 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
 
     /// The policy with `base` settings and this spec's cell.
     public func make(_ base: CompressionSettings) -> EvictionPolicy { name.make(settings(base)) }
-
-    /// Whether the policy decodes from the full-cache answer's tokens (`dapq` with `oracle` content).
-    public func needsOracleContent(_ base: CompressionSettings) -> Bool {
-        name == .dapq && settings(base).pseudoContent == .oracle
-    }
 }

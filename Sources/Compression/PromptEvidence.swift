@@ -63,7 +63,25 @@ public final class PromptEvidence {
         public var attentionSums = false
         /// Record query statistics from this position on (nil: none).
         public var queryStatisticsFrom: Int?
-        public init() {}
+        /// Tokens of the full-cache answer continued past its end as pseudo content (`dapq` with `oracle` content).
+        public var oracleContent = 0
+        /// Tokens decoded on the full cache at n, n+1, … before eviction (`lookahead-full`'s cap).
+        public var lookaheadSteps = 0
+        public init(promptQueries: Int = 0, attentionSums: Bool = false, queryStatisticsFrom: Int? = nil,
+                    oracleContent: Int = 0, lookaheadSteps: Int = 0) {
+            self.promptQueries = promptQueries
+            self.attentionSums = attentionSums
+            self.queryStatisticsFrom = queryStatisticsFrom
+            self.oracleContent = oracleContent
+            self.lookaheadSteps = lookaheadSteps
+        }
+
+        /// What both `self` and `other` need.
+        public func union(_ other: Needs) -> Needs {
+            Needs(promptQueries: max(promptQueries, other.promptQueries), attentionSums: attentionSums || other.attentionSums,
+                  queryStatisticsFrom: [queryStatisticsFrom, other.queryStatisticsFrom].compactMap { $0 }.min(),
+                  oracleContent: max(oracleContent, other.oracleContent), lookaheadSteps: max(lookaheadSteps, other.lookaheadSteps))
+        }
     }
 
     /// Prefills `prompt` into a fresh cache with room for `question` and `extraCapacity` more entries,
@@ -98,25 +116,24 @@ public final class PromptEvidence {
             next = GreedyDecoder.argmax(model.forward(tokens: question, positions: Array(n..<start), cache: cache, logits: .last))
         }
         let recorder = QueryRecorder(config: model.config)
-        let stops = model.tokenizer.endOfGenerationIDs
-        var tokens: [Int] = []
-        while tokens.count < maxTokens && !stops.contains(next) {
-            tokens.append(next)
-            let wanted = tokens.count < max(maxTokens, oracleLength)
-            let logits = recorder.observe(model, tokens: [next], positions: [start + tokens.count - 1], cache: cache,
-                                          logits: wanted ? .last : .none)
-            if wanted { next = GreedyDecoder.argmax(logits) }
+        var answer = GreedyLoop.Outcome(tokens: [], stopped: false, following: next)
+        if maxTokens > 0 {
+            // Logits after the answer's last token too when the oracle content goes on past it.
+            answer = GreedyLoop(stops: model.tokenizer.endOfGenerationIDs).run(first: next) { $0.count < maxTokens } feed: { token, index, more in
+                recorder.observe(model, tokens: [token], positions: [start + index], cache: cache,
+                                 logits: more || index + 1 < oracleLength ? .last : .none)
+            }
         }
+        let tokens = answer.tokens
         truth = recorder.querySet(.afterPrompt(promptLength: start))
         truthTokens = tokens
         if !question.isEmpty { truthScorer = makeScorer(keysOfFirst: start) }
         // The oracle content: past the answer's end the greedy choice (the end token first) is fed as any other.
         var content = tokens
-        while content.count < oracleLength {
-            content.append(next)
-            guard content.count < oracleLength else { break }
-            next = GreedyDecoder.argmax(model.forward(tokens: [next], positions: [start + content.count - 1], cache: cache,
-                                                      logits: .last))
+        if content.count < oracleLength, let following = answer.following {
+            content += GreedyLoop(feedsLastToken: false).run(first: following) { tokens.count + $0.count < oracleLength } feed: { token, index, _ in
+                model.forward(tokens: [token], positions: [start + tokens.count + index], cache: cache, logits: .last)
+            }.tokens
         }
         oracleContent = content
         return tokens

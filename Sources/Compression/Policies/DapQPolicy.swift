@@ -12,8 +12,13 @@ public struct DapQPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { 
+        PromptEvidence.Needs(promptQueries: settings.pseudoPromptQueries,
+                             oracleContent: settings.pseudoContent == .oracle ? settings.pseudoCount : 0)
+     }
+
     private func builder(_ model: LanguageModel) -> PseudoContentBuilder {
-        PseudoContentBuilder(model: model, window: settings.pseudoCount, prefixCount: settings.pseudoPrefixCount,
+        PseudoContentBuilder(model: model, count: settings.pseudoCount, prefixCount: settings.pseudoPrefixCount,
                              seed: settings.seed)
     }
 
@@ -33,7 +38,7 @@ public struct DapQPolicy: EvictionPolicy {
         let tokens = try pseudoTokens(evidence)
         let lengths = cache.lengths
         let recorder = QueryRecorder(config: evidence.model.config)
-        let positions = settings.pseudoPosition.positions(promptLength: n, window: tokens.count, farOffset: settings.pseudoFarOffset)
+        let positions = settings.pseudoPosition.positions(promptLength: n, count: tokens.count, farOffset: settings.pseudoFarOffset)
         recorder.observe(evidence.model, tokens: tokens, positions: positions, cache: cache, logits: .none)
         cache.truncate(to: lengths)
         var queries = recorder.querySet(.afterPrompt(promptLength: n))

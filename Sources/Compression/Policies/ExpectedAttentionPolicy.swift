@@ -13,6 +13,8 @@ public struct ExpectedAttentionPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(queryStatisticsFrom: settings.expectedSinks) }
+
     public func check(promptLength n: Int) throws {
         guard n > settings.expectedSinks else {
             throw ProbeError("policy expected keeps \(settings.expectedSinks) sink tokens but the prompt has only \(n); use a smaller --expected-sinks")

@@ -10,6 +10,10 @@ public struct FullLookaheadPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { 
+        PromptEvidence.Needs(promptQueries: settings.lookaheadPromptQueries, lookaheadSteps: settings.fullLookaheadMaxSteps)
+     }
+
     /// Recent prompt entries always kept when `--recent` is not given: 8, not the observation window's 32 —
     /// the lookahead's queries already see the end of the prompt, and at a budget of 64 a window of 32 would
     /// spend half the cache on it (NIAH on Qwen2.5-Coder-0.5B at 2000 tokens, B = 64: 0.68 with 32, 1.00 with 8).

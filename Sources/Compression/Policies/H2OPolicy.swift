@@ -5,6 +5,8 @@ public struct H2OPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(attentionSums: true) }
+
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
         guard let sums = evidence.attentionSums else { preconditionFailure("h2o needs the prefill's attention sums") }
         let c = evidence.model.config

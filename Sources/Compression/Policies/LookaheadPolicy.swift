@@ -7,6 +7,8 @@ public struct LookaheadPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(promptQueries: max(settings.window, settings.lookaheadPromptQueries)) }
+
     public func check(promptLength n: Int) throws {
         try WindowCheck.check(name, window: settings.window, promptLength: n)
         try WindowCheck.check(name, window: settings.lookaheadPromptQueries, promptLength: n, option: "--lookahead-prompt-queries")

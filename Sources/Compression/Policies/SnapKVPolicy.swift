@@ -7,6 +7,8 @@ public struct SnapKVPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(promptQueries: settings.window) }
+
     public func check(promptLength n: Int) throws {
         try WindowCheck.check(name, window: settings.window, promptLength: n)
     }

@@ -6,6 +6,8 @@ public struct TOVAPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
+    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(promptQueries: 1) }
+
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
         let c = evidence.model.config, n = evidence.promptLength
         let last = evidence.lastPromptQueries(1)

@@ -58,27 +58,18 @@ public struct Capture {
             progress?(.prefill(layersDone: layer, layers: layers, tokens: n,
                                seconds: Date().timeIntervalSince(prefillStart)))
         }
-        var logits = model.forward(tokens: prompt, positions: Array(0..<n), cache: cache, observer: prefillObserver)
+        let logits = model.forward(tokens: prompt, positions: Array(0..<n), cache: cache, observer: prefillObserver)
         let prefillSeconds = Date().timeIntervalSince(prefillStart)
         progress?(.prefill(layersDone: layers, layers: layers, tokens: n, seconds: prefillSeconds))
 
-        let stops = model.tokenizer.endOfGenerationIDs
-        var generated: [Int] = []
-        var stopped = false
         let decodeStart = Date()
-        while generated.count < options.steps {
-            let next = GreedyDecoder.argmax(logits)
-            if stops.contains(next) {
-                stopped = true
-                break
-            }
-            let last = generated.count + 1 == options.steps
-            logits = model.forward(tokens: [next], positions: [n + generated.count], cache: cache,
-                                   logits: last ? .none : .last, observer: recorder)
-            generated.append(next)
-            progress?(.decoding(stepsDone: generated.count, steps: options.steps,
-                                seconds: Date().timeIntervalSince(decodeStart)))
+        let outcome = GreedyLoop(stops: model.tokenizer.endOfGenerationIDs).run(after: logits) { $0.count < options.steps } feed: { token, index, more in
+            let logits = model.forward(tokens: [token], positions: [n + index], cache: cache, logits: more ? .last : .none,
+                                       observer: recorder)
+            progress?(.decoding(stepsDone: index + 1, steps: options.steps, seconds: Date().timeIntervalSince(decodeStart)))
+            return logits
         }
+        let generated = outcome.tokens, stopped = outcome.stopped
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         guard !generated.isEmpty else {
             throw ProbeError("the model ended its answer at once (end-of-generation token first): no decoding step to record")

@@ -32,24 +32,19 @@ public struct GreedyDecoder {
         try checkFits(promptLength: prompt.count, newTokens: maxTokens)
         let cache = cache ?? model.makeCache(capacity: prompt.count + maxTokens)
         let start = Date()
-        var logits = model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, observer: observer)
+        let logits = model.forward(tokens: prompt, positions: Array(0..<prompt.count), cache: cache, observer: observer)
         let prefill = Date().timeIntervalSince(start)
-        let stops = model.tokenizer.endOfGenerationIDs
-        var ids: [Int] = []
-        var stopped = false
         let decodeStart = Date()
-        while ids.count < maxTokens {
-            let next = Self.argmax(logits)
-            if stops.contains(next) {
-                stopped = true
-                break
+        var outcome = GreedyLoop.Outcome(tokens: [], stopped: false)
+        if maxTokens > 0 {
+            outcome = GreedyLoop(stops: model.tokenizer.endOfGenerationIDs, feedsLastToken: false).run(after: logits) { ids in
+                onToken?(ids.last!)
+                return ids.count < maxTokens
+            } feed: { token, index, _ in
+                model.forward(tokens: [token], positions: [prompt.count + index], cache: cache, observer: observer)
             }
-            ids.append(next)
-            onToken?(next)
-            if ids.count == maxTokens { break }
-            logits = model.forward(tokens: [next], positions: [prompt.count + ids.count - 1], cache: cache, observer: observer)
         }
-        return Generation(ids: ids, stoppedAtEndOfGeneration: stopped, prefillSeconds: prefill,
+        return Generation(ids: outcome.tokens, stoppedAtEndOfGeneration: outcome.stopped, prefillSeconds: prefill,
                           decodeSeconds: Date().timeIntervalSince(decodeStart))
     }
 
