@@ -25,19 +25,7 @@ struct ModelsCommand: ParsableCommand {
         for entry in ModelCatalogue.entries {
             let status = CatalogueStatus(of: entry, verify: verify)
             if case .broken(let reason) = status.state { failures.append(reason) }
-            if json {
-                var object: [String: Any] = [
-                    "name": entry.name, "file": entry.fileName, "bytes": status.bytes, "architecture": status.architecture,
-                    "context_length": status.contextLength, "fetched": status.state.isFetched, "state": status.state.word,
-                    "sha256": entry.sha256, "source": entry.source, "summary": entry.summary,
-                ]
-                if let path = status.path { object["path"] = path }
-                if case .broken(let reason) = status.state { object["problem"] = reason }
-                print(try JSONOutput.line(object))
-            } else {
-                rows.append([entry.name, Self.megabytes(status.bytes), status.architecture, String(status.contextLength),
-                             status.state.word, status.path ?? entry.fileName])
-            }
+            if json { print(try JSONOutput.line(status.jsonObject)) } else { rows.append(status.row) }
         }
         if !json {
             let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
@@ -52,5 +40,4 @@ struct ModelsCommand: ParsableCommand {
         if !failures.isEmpty { throw ExitCode.failure }
     }
 
-    static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
 }

@@ -29,9 +29,12 @@ public struct CatalogueStatus: Sendable {
     public var bytes: Int
     public var architecture: String
     public var contextLength: Int
+    /// The catalogue entry this is the status of.
+    public var entry: CatalogueEntry
 
     /// The status of `entry` in the cache; with `verify`, the file is hashed too (read once).
     public init(of entry: CatalogueEntry, verify: Bool) {
+        self.entry = entry
         state = .missing
         path = ModelCatalogue.cachedPath(of: entry)
         bytes = entry.fileSize
@@ -62,5 +65,23 @@ public struct CatalogueStatus: Sendable {
         } catch {
             state = .broken("\(error)")
         }
+    }
+
+    /// The status as `models --json` prints it (one object per model).
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = [
+            "name": entry.name, "file": entry.fileName, "bytes": bytes, "architecture": architecture,
+            "context_length": contextLength, "fetched": state.isFetched, "state": state.word,
+            "sha256": entry.sha256, "source": entry.source, "summary": entry.summary,
+        ]
+        if let path { object["path"] = path }
+        if case .broken(let reason) = state { object["problem"] = reason }
+        return object
+    }
+
+    /// The status as a row of `models`' table: name, size, architecture, context, fetched, file.
+    public var row: [String] {
+        [entry.name, String(format: "%.1f MB", Double(bytes) / 1e6), architecture, String(contextLength), state.word,
+         path ?? entry.fileName]
     }
 }
