@@ -119,19 +119,10 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
     /// Starts `arguments`, kills it with SIGKILL (no cleanup) once the journal holds the header and the first
     /// prompt's two cells; returns the journal's line count at the kill.
     static func killAfterFirstPrompt(_ arguments: [String], journal: String) throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
         func journalLines() -> Int {
             (FileManager.default.contents(atPath: journal).map { $0.filter { $0 == 0x0A }.count }) ?? 0
         }
-        while journalLines() < 3 && Date() < deadline && process.isRunning { usleep(20_000) }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = try killTool(arguments, within: 120) { journalLines() >= 3 }
         return journalLines()
     }
 

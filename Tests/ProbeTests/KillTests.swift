@@ -9,21 +9,6 @@ import XCTest
 final class KillTests: TemporaryDirectoryTestCase {
     /// Starts the command line with `arguments` and kills it with SIGKILL after `delay` seconds (or lets it
     /// finish first); returns whether it was still running when killed.
-    private func killed(_ arguments: [String], after delay: TimeInterval) throws -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(delay)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        let wasRunning = process.isRunning
-        if wasRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return wasRunning
-    }
-
     /// The target does not exist, or it is a complete file of the tool (never a partial one).
     private func assertNothingIncomplete(_ target: String, line: UInt = #line) {
         guard FileManager.default.fileExists(atPath: target) else { return }
@@ -44,7 +29,7 @@ final class KillTests: TemporaryDirectoryTestCase {
                                 line: UInt = #line) throws {
         var killedRunning = 0
         for moment in moments(4, upTo: seconds, seed: seed) {
-            if try killed(arguments + ["--force"], after: moment) {
+            if try killTool(arguments + ["--force"], within: moment) {
                 killedRunning += 1
                 XCTAssertFalse(FileManager.default.fileExists(atPath: out), "killed at \(moment) s: no output under the target name",
                                line: line)
@@ -80,7 +65,7 @@ final class KillTests: TemporaryDirectoryTestCase {
         let capture = path("capture.h5")
         try run(["capture", "--model", model, "--chat", "--prompt", prompt, "--steps", "8", "--out", capture, "--progress", "never"])
         let out = path("ablation.h5")
-        let arguments = ["ablate", capture, "--out", out, "--window", "8", "--progress", "never"]
+        let arguments = ["ablate", capture, "--out", out, "--pseudo-count", "8", "--progress", "never"]
         try killRepeatedly(arguments, out: out, upTo: 4.0, seed: 12, what: "ablation")
         try run(arguments)
         assertNothingIncomplete(out)
@@ -94,7 +79,7 @@ final class KillTests: TemporaryDirectoryTestCase {
         try run(grid + ["--out", reference])
         let out = path("resumed.h5")
         for moment in moments(2, upTo: 6.0, seed: 13) where !FileManager.default.fileExists(atPath: out) {
-            _ = try killed(grid + ["--out", out, "--resume"], after: moment)
+            _ = try killTool(grid + ["--out", out, "--resume"], within: moment)
             assertNothingIncomplete(out)
         }
         if !FileManager.default.fileExists(atPath: out) { try run(grid + ["--out", out, "--resume"]) }

@@ -73,6 +73,23 @@ struct CommandResult {
     let stderr: String
 }
 
+/// Starts the tool with `arguments` (output discarded), waits until `ready()` holds, `seconds` pass or it exits,
+/// then SIGKILLs it if it still runs; returns whether it was still running (the kill landed).
+func killTool(_ arguments: [String], within seconds: TimeInterval, when ready: () -> Bool = { false }) throws -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try TestPaths.binary())
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline && !ready() { usleep(10_000) }
+    let wasRunning = process.isRunning
+    if wasRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    return wasRunning
+}
+
 /// Runs `executable` with `arguments`, capturing both streams.
 func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandResult {
     let process = Process()
