@@ -258,7 +258,12 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try file.openDataset("retrieval_kv_heads").read(UInt8.self), [1, 0, 0, 1])
         let truthSpan = try file.openDataset("variants/truth/span_recall").read(Float.self)
         XCTAssertTrue(truthSpan.allSatisfy { $0 >= 0 && $0 <= 1 })
-        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 2)
+        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 3)
+        // The summary: one 1-D dataset per column over summary_row; the variants' attributes named apart from the dimensions.
+        XCTAssertEqual(try file.openDataset("summary/pseudo_position").dimensionLabels(), ["summary_row"])
+        XCTAssertEqual(try file.openDataset("summary/k").elementType, .int64)
+        XCTAssertEqual(try file.openGroup("variants/suffix_far").stringAttribute("pseudo_position"), "far")
+        XCTAssertFalse(try file.openGroup("variants/suffix_far").hasAttribute("position"))
         file.close()
 
         // Several captures (different lengths): per-prompt groups, aggregates with intervals, padded importance.
@@ -350,9 +355,10 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let out = path("ablation.h5")
         let args = ["ablate", folder, "--window", "8", "--k", "4,8,16", "--content", "suffix,prefix+suffix,repeat",
                     "--position", "future,far", "--threads", "1", "--out", out]
+        let started = Date()
         let result = try runCommand(binary, args)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stderr, "", "no progress when stderr is not a terminal")
+        assertPlainProgressLines(result.stderr, seconds: Date().timeIntervalSince(started))
         for expected in ["a.h5: n = ", "b.h5: n = ", "± 95% interval across 2 prompts", "content", "future", "far",
                          "prefix+suffix", "references:", "truth", "main effects on mass recall", "2 prompts"] {
             XCTAssertTrue(result.stdout.contains(expected), "stdout lacks \(expected):\n\(result.stdout)")
