@@ -305,15 +305,8 @@ public final class AblationWriter {
             + "a span, 'all' rows over the span_prompts prompts that have one")
         group.close()
         try file.makeDimensionScale(name: "summary_row", values: Array(0..<rows.count), description: "row of the summary table").close()
-        func strings(_ name: String, _ values: [String], _ description: String) throws {
-            try file.createStringDataset("summary/" + name, values: values, description: description).attachScales(["summary_row"])
-        }
-        func ints(_ name: String, _ values: [Int], _ description: String) throws {
-            try tensor("summary/" + name, values.map(Int64.init), [("summary_row", rows.count)], description)
-        }
-        func doubles(_ name: String, _ values: [Double], _ description: String) throws {
-            try tensor("summary/" + name, values, [("summary_row", rows.count)], description)
-        }
+        let columns = HDF5Columns(file: file, group: "summary", dimension: "summary_row", rows: rows.count)
+        let (strings, ints, doubles) = (columns.strings, columns.int64s, columns.doubles)
         try strings("capture", rows.map(\.prompt), "the capture's file name, or 'all' for the means over prompts")
         try ints("prompt_index", rows.map(\.promptIndex), "the capture's index (the prompt dimension), -1 for 'all'")
         try strings("variant", rows.map(\.variant), "variant: <content>_<position>, window, lookahead or truth")

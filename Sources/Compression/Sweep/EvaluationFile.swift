@@ -60,16 +60,8 @@ public enum EvaluationFile {
         try f.setAttribute("n_prompt", rows.map(\.promptTokens).max() ?? 0)
         try f.setAttribute("n_decode", rows.map(\.generatedTokens).max() ?? 0)
         try f.makeDimensionScale(name: "cell", values: Array(0..<rows.count), description: "one policy × budget on one prompt")
-        func strings(_ name: String, _ values: [String], _ description: String) throws {
-            try f.createStringDataset("cells/\(name)", values: values, description: description).attachScales(["cell"])
-        }
-        func ints(_ name: String, _ values: [Int], _ description: String) throws {
-            try f.createDataset("cells/\(name)", values: values.map(Int32.init), shape: [rows.count], description: description)
-                .attachScales(["cell"])
-        }
-        func doubles(_ name: String, _ values: [Double], _ description: String) throws {
-            try f.createDataset("cells/\(name)", values: values, shape: [rows.count], description: description).attachScales(["cell"])
-        }
+        let columns = HDF5Columns(file: f, group: "cells", dimension: "cell", rows: rows.count)
+        let (strings, ints, int64s, doubles) = (columns.strings, columns.int32s, columns.int64s, columns.doubles)
         try strings("task", rows.map(\.task), "niah, niah_single_1, niah_single_2 or niah_single_3")
         try strings("policy", rows.map(\.policy), "eviction policy (a dapq cell as dapq[content=…,position=…])")
         try strings("placement", rows.map(\.placement), "inside: the question compressed with the context; outside: appended after eviction")
@@ -77,10 +69,6 @@ public enum EvaluationFile {
         try strings("reference", rows.map(\.reference), "reference answers, joined by ' | '")
         try ints("length", rows.map(\.length), "prompt length asked for, in tokens")
         try ints("sample", rows.map(\.sample), "RULER sample index (-1 for NIAH)")
-        func int64s(_ name: String, _ values: [Int], _ description: String) throws {
-            try f.createDataset("cells/\(name)", values: values.map(Int64.init), shape: [rows.count], description: description)
-                .attachScales(["cell"])
-        }
         try int64s("budget", rows.map(\.budget), "entries per (layer, KV head) asked for (0: the full cache)")
         try int64s("entries", rows.map(\.entries), "entries kept per (layer, KV head) (the mean for pyramidkv)")
         try ints("prompt_tokens", rows.map(\.promptTokens), "prompt tokens")
