@@ -31,5 +31,8 @@ done
   --by-layer "$RESULTS/by_layer.csv" --retrieval "$RESULTS/retrieval_heads.csv" \
   --command "notebooks-data/ablation_run.sh (MODEL=$MODEL BIN=$BIN THREADS=$THREADS)"
 "$PY" notebooks-data/plot_ablation.py "$OUT/ablation.h5" --out "$OUT/plots"
-# the retrieval heads' heat map (drawn when some capture copies from its prompt)
-if [ -f "$OUT/plots/ablation_retrieval.png" ]; then cp "$OUT/plots/ablation_retrieval.png" "$RESULTS/"; fi
+# the figures of the README's tables: the grid, recall by layer, and the retrieval heads' heat map (drawn when
+# some capture copies from its prompt)
+for png in ablation_grid ablation_layers ablation_retrieval; do
+  if [ -f "$OUT/plots/$png.png" ]; then cp "$OUT/plots/$png.png" "$RESULTS/"; fi
+done

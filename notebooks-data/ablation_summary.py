@@ -24,6 +24,7 @@ import os
 
 import h5py
 import numpy as np
+from h5input import summary_rows
 
 METRICS = ["mass_recall", "top_k_recall", "overlap", "query_cosine"]
 SPAN_METRICS = ["span_recall", "span_recall_retrieval", "span_recall_layer_min"]
@@ -67,8 +68,8 @@ def main():
                   f"w {int(f.attrs.get('pseudo_count', f.attrs.get('window')))}, far offset {int(f.attrs['far_offset'])}, prefix count "
                   f"{int(f.attrs['prefix_count'])}, k values {[int(k) for k in np.atleast_1d(f.attrs['k_values'])]}, "
                   f"threads {int(f.attrs['threads'])}, tool {text(f.attrs['tool_version'])}"]
-        rows = f["summary"][...]
-        prompts = sorted({(int(r["prompt_index"]), text(r["prompt"])) for r in rows if int(r["prompt_index"]) >= 0})
+        rows = summary_rows(f)
+        prompts = sorted({(int(r["prompt_index"]), r["capture"]) for r in rows if int(r["prompt_index"]) >= 0})
         names = [name for _, name in prompts]
         n_prompt = np.atleast_1d(f.attrs["n_prompt"])
         n_decode = np.atleast_1d(f.attrs["n_decode"])
@@ -76,7 +77,7 @@ def main():
         variants = []
         for r in rows:
             if int(r["prompt_index"]) >= 0 and text(r["k_rule"]) == "3%":
-                headline[(text(r["prompt"]), text(r["variant"]))] = r
+                headline[(r["capture"], text(r["variant"]))] = r
                 if text(r["variant"]) not in variants:
                     variants.append(text(r["variant"]))
         subsets = [("all", names)]
@@ -94,27 +95,27 @@ def main():
                 picked = [headline[(m, variant)] for m in members]
                 row = {"subset": subset, "prompts": len(members), "n_min": min(sizes), "n_max": max(sizes),
                        "steps_min": min(steps), "steps_max": max(steps), "variant": variant,
-                       "content": text(picked[0]["content"]), "position": text(picked[0]["position"]),
+                       "content": picked[0]["pseudo_content"], "position": picked[0]["pseudo_position"],
                        "kind": text(picked[0]["kind"]), "k_rule": "3%",
                        "k": ";".join(sorted({str(int(p["k_used"])) for p in picked}, key=int))}
                 for metric in METRICS:
                     m, ci = mean_ci([p[metric] for p in picked])
                     row[metric], row[metric + "_ci95"] = m, ci
-                spans = [p for p in picked if "span_prompts" in p.dtype.names and int(p["span_prompts"]) > 0]
+                spans = [p for p in picked if "span_prompts" in p and int(p["span_prompts"]) > 0]
                 row["span_prompts"] = len(spans)
                 for metric in SPAN_METRICS:
                     m, ci = mean_ci([p[metric] for p in spans]) if spans else (float("nan"), float("nan"))
                     row[metric], row[metric + "_ci95"] = m, ci
                 out_rows.append(row)
         for r in rows:
-            if text(r["prompt"]) == "all" and text(r["k_rule"]) == "fixed":
+            if r["capture"] == "all" and text(r["k_rule"]) == "fixed":
                 row = {"subset": "all", "prompts": int(r["n_prompts"]), "n_min": int(n_prompt.min()), "n_max": int(n_prompt.max()),
                        "steps_min": int(n_decode.min()), "steps_max": int(n_decode.max()), "variant": text(r["variant"]),
-                       "content": text(r["content"]), "position": text(r["position"]), "kind": text(r["kind"]),
+                       "content": r["pseudo_content"], "position": r["pseudo_position"], "kind": text(r["kind"]),
                        "k_rule": "fixed", "k": str(int(r["k"]))}
                 for metric in METRICS:
                     row[metric], row[metric + "_ci95"] = float(r[metric]), float(r[metric + "_ci95"])
-                has_span = "span_prompts" in r.dtype.names
+                has_span = "span_prompts" in r
                 row["span_prompts"] = int(r["span_prompts"]) if has_span else 0
                 for metric in SPAN_METRICS:
                     row[metric] = float(r[metric]) if has_span else float("nan")

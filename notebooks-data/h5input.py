@@ -4,6 +4,7 @@ script with one line naming the file and the problem, not a traceback."""
 import contextlib
 
 import h5py
+import numpy as np
 
 
 def text(x):
@@ -32,3 +33,34 @@ def open_input(path, schema, kind, require_complete=True):
             yield f
         except (KeyError, IndexError, ValueError, TypeError, OSError) as error:
             raise SystemExit(f"{path}: malformed {kind}: {_one_line(error)}")
+
+
+# Schema 2 ablation files held the summary as one compound table with these column names.
+_SUMMARY_V2_NAMES = {"prompt": "capture", "content": "pseudo_content", "position": "pseudo_position"}
+
+
+def read_summary(f):
+    """An ablation's summary table as {column: NumPy array}, string columns as `str` (object arrays).
+
+    Schema 3 stores it as the group `summary/` with one 1-D dataset per column, read as they are (strings through
+    h5py's `asstr()`); schema 2's compound table is read too, its columns renamed to schema 3's names (`capture`,
+    `pseudo_content`, `pseudo_position`)."""
+    node = f["summary"]
+    if isinstance(node, h5py.Group):
+        return {name: column.asstr()[...] if h5py.check_string_dtype(column.dtype) else column[...]
+                for name, column in node.items()}
+    table = node[...]
+    columns = {}
+    for name in table.dtype.names:
+        column = table[name]
+        if column.dtype.kind in "OS":
+            column = np.array([text(v) for v in column], dtype=object)
+        columns[_SUMMARY_V2_NAMES.get(name, name)] = column
+    return columns
+
+
+def summary_rows(f):
+    """The summary table as a list of rows, each a dict {column: value} (see `read_summary`)."""
+    columns = read_summary(f)
+    count = len(next(iter(columns.values()))) if columns else 0
+    return [{name: column[i] for name, column in columns.items()} for i in range(count)]

@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from h5input import open_input
+from h5input import open_input, summary_rows
 import matplotlib
 
 matplotlib.use("Agg")
@@ -41,11 +41,10 @@ def load(path):
         prompts = int(f.attrs["n_prompts"])
         contents = text(f.attrs["contents"]).split(",")
         positions = text(f.attrs["positions"]).split(",")
-        rows = f["summary"][...]
         headline = {}
-        for row in rows:
-            if text(row["prompt"]) == "all" and text(row["k_rule"]) == "3%":
-                headline[text(row["variant"])] = row
+        for row in summary_rows(f):
+            if row["capture"] == "all" and row["k_rule"] == "3%":
+                headline[row["variant"]] = row
         units = [""] if prompts == 1 else [f"prompts/{i:03d}/" for i in range(prompts)]
         curves = {}
         for unit in units:

@@ -3,7 +3,7 @@
 policies and budgets, and reports per model how well each measurement ranks the answers (h5py, NumPy, csv only).
 
 The join, one row per (prompt, policy, budget):
-  - prompt: the ablation's `summary.prompt` is a capture's file name; captures made from `niah`/`ruler
+  - prompt: the ablation's `summary/capture` is a capture's file name; captures made from `niah`/`ruler
     --save-prompts DIR` prompts are named after their unit (`niah_L2000_d50.h5`, `niah_single_2_L2000_s7.h5`), which
     gives (task, length, depth or sample) of the evaluation rows.
   - policy: ablation variant `<content>_<position>` <-> `dapq[content=<content>,position=<position>]` (a bare `dapq`, or
@@ -33,6 +33,7 @@ import sys
 
 import h5py
 import numpy as np
+from h5input import read_summary, summary_rows
 
 REFERENCES = {"window": "snapkv", "lookahead": "laq", "truth": "oracle"}
 BASE_METRICS = ["mass_recall", "top_k_recall", "overlap"]
@@ -79,19 +80,19 @@ def read_ablation(path):
     with h5py.File(path, "r") as f:
         if text(f.attrs.get("schema", "")) != "dapq-probe/ablation" or int(f.attrs.get("complete", 0)) != 1:
             raise SystemExit(f"{path}: not a complete dapq-probe ablation file")
-        table = f["summary"][...]
+        table = summary_rows(f)
+        names = list(read_summary(f))
         sha, model = text(f.attrs["model_sha256"]), os.path.basename(text(f.attrs["model_path"]))
-    names = table.dtype.names
     metrics = BASE_METRICS + [n for n in names if n.startswith("span_recall") and not n.endswith("_ci95")]
     cells, unnamed = {}, set()
     for r in table:
         if int(r["prompt_index"]) < 0 or text(r["k_rule"]) != "fixed":
             continue
-        unit = prompt_unit(text(r["prompt"]))
+        unit = prompt_unit(r["capture"])
         if unit is None:
-            unnamed.add(text(r["prompt"]))
+            unnamed.add(r["capture"])
             continue
-        policy = variant_policy(text(r["variant"]), text(r["content"]), text(r["position"]))
+        policy = variant_policy(r["variant"], r["pseudo_content"], r["pseudo_position"])
         if policy is not None:
             cells[(unit, policy, int(r["k"]))] = {m: float(r[m]) for m in metrics}
     if unnamed:

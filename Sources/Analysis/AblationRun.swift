@@ -56,9 +56,9 @@ public struct AblationRun {
                 + String(format: "%.1f s (prefill %.1f s)", seconds, prefillSeconds)
         }
 
-        /// The same as a JSON object (`ablate --json`, `"event": "prompt"`).
+        /// The same as a JSON object (`ablate --json`, `"record": "prompt"`).
         public var jsonObject: [String: Any] {
-            ["event": "prompt", "index": index, "capture": capturePath, "prompt_length": promptLength, "steps": steps,
+            ["record": "prompt", "index": index, "capture": capturePath, "prompt_length": promptLength, "steps": steps,
              "variants": variants, "seconds": seconds, "prefill_seconds": prefillSeconds]
         }
     }

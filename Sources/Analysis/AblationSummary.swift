@@ -171,20 +171,3 @@ public enum Statistics {
             + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * v * v * v)
     }
 }
-
-extension SummaryRow {
-    /// The row as a JSON object (`ablate --json`, `"event": "row"`): the summary table's columns by their file names;
-    /// a NaN (no interval, no span) is null.
-    public var jsonObject: [String: Any] {
-        func number(_ x: Double) -> Any { x.isNaN ? NSNull() : x }
-        return ["event": "row", "prompt": prompt, "prompt_index": promptIndex, "variant": variant, "content": content,
-                "position": position, "kind": kind, "k_rule": kRule, "k": k, "k_used": kUsed, "n_prompts": prompts,
-                "top_k_recall": number(topKRecall), "mass_recall": number(massRecall), "overlap": number(overlap),
-                "query_cosine": number(queryCosine), "top_k_recall_ci95": number(topKRecallCI95),
-                "mass_recall_ci95": number(massRecallCI95), "overlap_ci95": number(overlapCI95),
-                "query_cosine_ci95": number(queryCosineCI95), "span_prompts": spanPrompts, "span_recall": number(spanRecall),
-                "span_recall_retrieval": number(spanRecallRetrieval), "span_recall_layer_min": number(spanRecallLayerMin),
-                "span_recall_ci95": number(spanRecallCI95), "span_recall_retrieval_ci95": number(spanRecallRetrievalCI95),
-                "span_recall_layer_min_ci95": number(spanRecallLayerMinCI95)]
-    }
-}

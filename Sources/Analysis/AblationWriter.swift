@@ -5,8 +5,9 @@ import Probe
 /// threads and command line, as every output file records them.
 public typealias AblationMetadata = ModelProvenance
 
-/// Writes an ablation in the schema of docs/schema.md: `schema = "dapq-probe/ablation"`, version 2 (version 1
-/// had no answer-level metrics).
+/// Writes an ablation in the schema of docs/schema.md: `schema = "dapq-probe/ablation"`, version 3 (version 2 held
+/// the summary as one compound table and named the variants' attributes `content` and `position`; version 1 had no
+/// answer-level metrics).
 ///
 /// One capture: at the root, `variants/<name>/` per variant (`<content>_<position>`, `window`, `lookahead`,
 /// `truth`) holding
@@ -23,13 +24,16 @@ public typealias AblationMetadata = ModelProvenance
 /// Several captures: the same under `prompts/<i>/` (i = 000, 001, … in the order given; `importance` padded
 /// with NaN past that prompt's n), and at the root `variants/<name>/` holds the metric arrays averaged over
 /// prompts with `<metric>_ci95` (95% t-interval half-widths).
-/// `summary` is a compound table (`SummaryRow`). Dimension scales: `layer`, `head`, `kv_head`, `k` (budgets as
-/// listed), `position`, `query` (w rows), `lookahead_query`, `d_head`, `prompt`; string dataset `captures` [prompt].
+/// `summary/` holds the summary table (`SummaryRow`) as one 1-D dataset per column over `summary_row` (strings,
+/// int64, float64: pandas and xarray read it without decoding). A variant group's attributes are `kind`,
+/// `pseudo_content`, `pseudo_position` (no attribute is named like a dimension). Dimension scales: `layer`,
+/// `head`, `kv_head`, `k` (budgets as listed), `position`, `query` (w rows), `lookahead_query`, `d_head`, `prompt`,
+/// `summary_row`; string dataset `captures` [prompt].
 ///
 /// The file is written under a temporary name (`AtomicOutputFile`); `complete = 1` is written last.
 public final class AblationWriter {
     public static let schema = "dapq-probe/ablation"
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     private let output: AtomicOutputFile
     private let file: HDF5File
@@ -182,9 +186,7 @@ public final class AblationWriter {
         for result in a.variants {
             let path = prefix + "variants/" + result.variant.name
             let group = try file.createGroup(path)
-            try group.setAttribute("kind", result.variant.kind)
-            try group.setAttribute("content", result.variant.contentName)
-            try group.setAttribute("position", result.variant.positionName)
+            try setVariantAttributes(group, result.variant)
             try group.setAttribute("query_cosine_rows", result.metrics.cosineRows)
             try group.setAttribute("seconds", result.seconds)
             group.close()
@@ -213,6 +215,13 @@ public final class AblationWriter {
                 try writeSpanMetrics(path, span, dims: (layer, kvHead, k), suffix: "")
             }
         }
+    }
+
+    /// What a variant is: `kind` (`pseudo` or `reference`), its `pseudo_content` and `pseudo_position` names.
+    private func setVariantAttributes(_ group: HDF5Object, _ variant: AblationVariant) throws {
+        try group.setAttribute("kind", variant.kind)
+        try group.setAttribute("pseudo_content", variant.contentName)
+        try group.setAttribute("pseudo_position", variant.positionName)
     }
 
     /// The span metrics of one variant from its `span_recall` `[L, G, K]`; `suffix` `_ci95` for half-widths
@@ -255,9 +264,7 @@ public final class AblationWriter {
                     guard all.count == prompts.count else { continue }
                     let path = "variants/" + variant.name
                     let group = try file.createGroup(path)
-                    try group.setAttribute("kind", variant.kind)
-                    try group.setAttribute("content", variant.contentName)
-                    try group.setAttribute("position", variant.positionName)
+                    try setVariantAttributes(group, variant)
                     try group.setAttribute("description", "metrics averaged over the \(prompts.count) prompts (prompts/<i>/variants/\(variant.name))")
                     group.close()
                     let topK = AblationSummary.aggregateArrays(all.map(\.topKRecall))
@@ -280,32 +287,31 @@ public final class AblationWriter {
                     }
                 }
             }
-            let rows = AblationSummary.rows(prompts, retrievalKVHeads: retrievalHeads.kvHeads)
-            try file.createTable("summary", columns: [
-                .string("prompt", rows.map(\.prompt)), .int64("prompt_index", rows.map { Int64($0.promptIndex) }),
-                .string("variant", rows.map(\.variant)), .string("content", rows.map(\.content)),
-                .string("position", rows.map(\.position)), .string("kind", rows.map(\.kind)), .string("k_rule", rows.map(\.kRule)),
-                .int64("k", rows.map { Int64($0.k) }), .int64("k_used", rows.map { Int64($0.kUsed) }),
-                .int64("n_prompts", rows.map { Int64($0.prompts) }),
-                .double("top_k_recall", rows.map(\.topKRecall)), .double("mass_recall", rows.map(\.massRecall)),
-                .double("overlap", rows.map(\.overlap)), .double("query_cosine", rows.map(\.queryCosine)),
-                .double("top_k_recall_ci95", rows.map(\.topKRecallCI95)), .double("mass_recall_ci95", rows.map(\.massRecallCI95)),
-                .double("overlap_ci95", rows.map(\.overlapCI95)), .double("query_cosine_ci95", rows.map(\.queryCosineCI95)),
-                .int64("span_prompts", rows.map { Int64($0.spanPrompts) }),
-                .double("span_recall", rows.map(\.spanRecall)), .double("span_recall_retrieval", rows.map(\.spanRecallRetrieval)),
-                .double("span_recall_layer_min", rows.map(\.spanRecallLayerMin)),
-                .double("span_recall_ci95", rows.map(\.spanRecallCI95)),
-                .double("span_recall_retrieval_ci95", rows.map(\.spanRecallRetrievalCI95)),
-                .double("span_recall_layer_min_ci95", rows.map(\.spanRecallLayerMinCI95)),
-            ], description: "per prompt and variant: metrics averaged over layers and heads, per budget k (k_rule fixed) and at "
-                + "the prompt's headline budget (k_rule 3%: the k nearest 3% of n); prompt 'all': means over prompts with 95% "
-                + "t-interval half-widths (float64); span_recall over layers and KV heads, span_recall_retrieval over the "
-                + "retrieval KV heads, span_recall_layer_min the mean over layers of the minimum over KV heads; NaN without "
-                + "a span, 'all' rows over the span_prompts prompts that have one").close()
+            try writeSummary(AblationSummary.rows(prompts, retrievalKVHeads: retrievalHeads.kvHeads))
             try file.setAttribute("complete", 1)
             try file.flush()
             file.close()
             try output.commit()
+        }
+    }
+
+    /// The summary table as the group `summary/`: one 1-D dataset per column over the dimension `summary_row`.
+    private func writeSummary(_ rows: [SummaryRow]) throws {
+        let group = try file.createGroup("summary")
+        try group.setAttribute("description", "per prompt and variant: metrics averaged over layers and heads, per budget k "
+            + "(k_rule fixed) and at the prompt's headline budget (k_rule 3%: the k nearest 3% of n); capture 'all': means "
+            + "over prompts with 95% t-interval half-widths; span_recall over layers and KV heads, span_recall_retrieval over "
+            + "the retrieval KV heads, span_recall_layer_min the mean over layers of the minimum over KV heads; NaN without "
+            + "a span, 'all' rows over the span_prompts prompts that have one")
+        group.close()
+        try file.makeDimensionScale(name: "summary_row", values: Array(0..<rows.count), description: "row of the summary table").close()
+        let columns = HDF5Columns(file: file, group: "summary", dimension: "summary_row", rows: rows.count)
+        for column in SummaryRow.columns {
+            switch column.values {
+            case .text(let value): try columns.strings(column.name, rows.map(value), column.description)
+            case .integer(let value): try columns.int64s(column.name, rows.map(value), column.description)
+            case .number(let value): try columns.doubles(column.name, rows.map(value), column.description)
+            }
         }
     }
 }

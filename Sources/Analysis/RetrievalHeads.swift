@@ -94,4 +94,13 @@ public struct RetrievalHeads: Sendable {
             + (heads.isEmpty ? "" : " (\(listed)\(heads.count > 12 ? ", …" : ""))")
             + "; \(count) of \(nLayers * nKVHeads) KV heads, layers \(layers.map(String.init).joined(separator: ","))"
     }
+
+    /// The heads as one JSON object (`inspect --json`): `record` `retrieval_heads`, `threshold`, `copying_steps`,
+    /// `query_heads` (those above the threshold, strongest first: `layer`, `head`, `score`), `n_query_heads`,
+    /// `kv_heads` (how many count), `n_kv_heads`, `layers` (those holding one).
+    public var jsonObject: [String: Any] {
+        ["record": "retrieval_heads", "threshold": threshold, "copying_steps": copyingSteps,
+         "query_heads": strongest.map { ["layer": $0.layer, "head": $0.head, "score": $0.score] as [String: Any] },
+         "n_query_heads": nLayers * nHeads, "kv_heads": count, "n_kv_heads": nLayers * nKVHeads, "layers": layers]
+    }
 }

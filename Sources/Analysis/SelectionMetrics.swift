@@ -80,11 +80,12 @@ public enum SelectionMetrics {
         return a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in cosine(x.baseAddress!, y.baseAddress!, count: a.count) } }
     }
 
-    /// The entry of `kValues` (each clipped to `promptLength`) nearest `fraction · promptLength`; the smaller on
-    /// ties. Returns its index into `kValues`. The headline budget ("k nearest 3% of n").
+    /// The entry of `kValues` (each clipped to `promptLength`) nearest `fraction · promptLength`, rounded to entries
+    /// as `compress` rounds a `3%` budget (`PromptFraction`); the smaller on ties. Returns its index into `kValues`.
+    /// The headline budget ("k nearest 3% of n").
     public static func headlineIndex(kValues: [Int], promptLength: Int, fraction: Double = 0.03) -> Int {
         precondition(!kValues.isEmpty)
-        let target = fraction * Double(promptLength)
+        let target = Double(PromptFraction.entries(fraction, of: promptLength))
         var best = 0
         for (i, k) in kValues.enumerated() {
             let a = abs(Double(min(k, promptLength)) - target), b = abs(Double(min(kValues[best], promptLength)) - target)

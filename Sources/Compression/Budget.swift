@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Probe
 
@@ -20,11 +21,20 @@ public enum Budget: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// kvpress's `compression_ratio` R: the fraction of the prompt's entries removed, so the cache keeps the
+    /// fraction 1 − R (rounded as every fraction, `PromptFraction`). R must lie in [0, 1).
+    public init(compressionRatio ratio: Double) throws {
+        guard ratio.isFinite, ratio >= 0, ratio < 1 else {
+            throw ProbeError("--compression-ratio \(ratio): the fraction of entries removed must be at least 0 and below 1")
+        }
+        self = .fraction(1 - ratio)
+    }
+
     /// Entries kept for a prompt of `promptLength` tokens (at least 1, at most the prompt).
     public func entries(promptLength: Int) -> Int {
         switch self {
         case .entries(let n): return min(n, promptLength)
-        case .fraction(let f): return min(promptLength, max(1, Int((f * Double(promptLength)).rounded())))
+        case .fraction(let f): return PromptFraction.entries(f, of: promptLength)
         }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 import Probe
 
-/// Writes a `compress` run: `schema = "dapq-probe/compress"`, version 1.
+/// Writes a `compress` run: `schema = "dapq-probe/compress"`, version 2 (version 1 stored `cells/budget` as the
+/// text given and `cells/entries` as int32).
 ///
 /// Root attributes: the common header (`ModelProvenance`), `n_prompt`, `max_tokens` (also as `n_decode`), `batch_size`,
 /// `prefill_seconds`, `decode_seconds`, `question_tokens` (q, the prompt's last tokens appended after eviction;
@@ -9,15 +10,16 @@ import Probe
 /// `pseudo_position`, `expected_covariance`, `question_placement`, …; numbers as numbers, the rest as strings).
 /// Datasets:
 /// - `tokens/prompt` [position], `tokens/full` [full_step] int32, `text/full`: the prompt and the full-cache answer;
-/// - `cells/…` [cell], one row per policy × budget: `policy`, `budget` (as given), `text` (strings);
-///   `entries` int32 (per layer and KV head), `cache_bytes`, `final_cache_bytes` int64, `score_ms`,
+/// - `cells/…` [cell], one row per policy × budget: `policy`, `budget_spec` (as given: `64`, `3%`), `text` (strings);
+///   `budget` (entries per layer and KV head the spec resolves to on this prompt), `entries` (kept per layer and KV
+///   head), `cache_bytes`, `final_cache_bytes` int64, `score_ms`,
 ///   `agreement` float64, `n_generated` int32, `tokens` [cell, step] int32 (−1 past the answer);
 /// - `kept/<policy>_<budget>` [layer, kv_head, entry] int32: the kept prompt positions in ascending order
 ///   (−1 padding where a layer keeps fewer, as `pyramidkv`'s upper layers do).
 /// Dimension scales `layer`, `kv_head`, `position`, `cell`, `step`, `full_step`.
 public enum CompressionWriter {
     public static let schema = "dapq-probe/compress"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// `prompt` is the whole prompt, question included; its last `questionTokens` were appended after eviction
     /// (0: the question was inside).
@@ -64,17 +66,21 @@ public enum CompressionWriter {
         try f.createStringDataset("text/full", value: result.fullText, description: "the full-cache greedy answer")
 
         try f.createStringDataset("cells/policy", values: cells.map(\.policy), description: "eviction policy").attachScales(["cell"])
-        try f.createStringDataset("cells/budget", values: cells.map(\.budget.description),
+        try f.createStringDataset("cells/budget_spec", values: cells.map(\.budget.description),
                                   description: "budget as given (entries, or a percentage of the prompt)").attachScales(["cell"])
         try f.createStringDataset("cells/text", values: cells.map(\.text), description: "greedy answer on the compressed cache")
             .attachScales(["cell"])
-        let numeric: [(String, [Int32], String)] = [
-            ("entries", cells.map { Int32($0.entries) }, "entries kept per (layer, KV head) (the mean for pyramidkv)"),
-            ("n_generated", cells.map { Int32($0.tokens.count) }, "tokens generated before the end of generation or the limit"),
+        let counts: [(String, [Int], String)] = [
+            ("budget", cells.map { $0.budget.entries(promptLength: prompt.count) },
+             "entries per (layer, KV head) the budget asks for on this prompt (a percentage rounded as docs/policies.md says)"),
+            ("entries", cells.map(\.entries), "entries kept per (layer, KV head) (the mean for pyramidkv)"),
         ]
-        for (name, values, description) in numeric {
-            try f.createDataset("cells/\(name)", values: values, shape: [cells.count], description: description).attachScales(["cell"])
+        for (name, values, description) in counts {
+            try f.createDataset("cells/\(name)", values: values.map(Int64.init), shape: [cells.count], description: description)
+                .attachScales(["cell"])
         }
+        try f.createDataset("cells/n_generated", values: cells.map { Int32($0.tokens.count) }, shape: [cells.count],
+                            description: "tokens generated before the end of generation or the limit").attachScales(["cell"])
         try f.createDataset("cells/cache_bytes", values: cells.map { Int64($0.cacheBytes) }, shape: [cells.count],
                             description: "bytes of keys and values held right after eviction").attachScales(["cell"])
         try f.createDataset("cells/final_cache_bytes", values: cells.map { Int64($0.finalCacheBytes) }, shape: [cells.count],

@@ -62,10 +62,10 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Ablate only shard I of N (I/N) of the captures (every N-th of the sorted list, starting at the I-th).")
     var shard: String = "1/1"
 
-    @Option(help: "Progress on stderr: auto (on a terminal only), always, never.")
+    @Option(help: ArgumentHelp(ProgressDisplay.help))
     var progress: ProgressMode = .auto
 
-    @Flag(help: "One JSON object per line on stdout instead of the text: a prompt object as each prompt finishes, then one per summary row, then the file (fields in docs/json.md).")
+    @Flag(help: "One JSON object per line on stdout instead of the text: a prompt object as each prompt finishes, then one per summary row, then the file (fields in docs/output.md).")
     var json = false
 
     func validate() throws {
@@ -102,7 +102,7 @@ struct AblateCommand: ParsableCommand {
         let outcome = try ablation.execute { event in
             switch event {
             case .note(let text):
-                emit(json ? (try? JSONOutput.line(["event": "note", "text": text])) ?? "" : "note: \(text)")
+                emit(json ? (try? JSONOutput.line(["record": "note", "text": text])) ?? "" : "note: \(text)")
             case let .progress(.prefill(prompt, prompts, tokens)):
                 display.status("prompt \(prompt + 1)/\(prompts): prefill \(tokens) tokens")
             case let .progress(.variant(prompt, prompts, name, index, count)):
@@ -120,7 +120,7 @@ struct AblateCommand: ParsableCommand {
         if json {
             for row in outcome.rows { emit(try JSONOutput.line(row.jsonObject)) }
             emit(try JSONOutput.line([
-                "event": "file", "out": out, "prompts": outcome.prompts, "seconds": outcome.seconds, "bytes": outcome.bytes,
+                "record": "file", "out": out, "prompts": outcome.prompts, "seconds": outcome.seconds, "bytes": outcome.bytes,
                 "retrieval_threshold": outcome.retrievalHeads.threshold, "retrieval_kv_heads": outcome.retrievalHeads.count,
                 "retrieval_heads": outcome.retrievalHeads.strongest.map { ["layer": $0.layer, "head": $0.head, "score": $0.score] },
             ] as [String: Any]))

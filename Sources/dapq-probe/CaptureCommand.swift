@@ -34,7 +34,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
-    @Option(help: "Progress on stderr: auto (on a terminal only), always, never.")
+    @Option(help: ArgumentHelp(ProgressDisplay.help))
     var progress: ProgressMode = .auto
 
     func run() throws {

@@ -26,8 +26,11 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "A question asked after the prompt (a blank line between them); needed by --question-placement outside.")
     var question: String?
 
-    @Option(help: "Budgets, comma-separated: entries per (layer, KV head) (64) or a fraction of the prompt (3%).")
-    var budget: String = "64"
+    @Option(help: "Budgets, comma-separated: entries per (layer, KV head) (64) or a fraction of the prompt (3%) (default: 64).")
+    var budget: String?
+
+    @Option(help: "Instead of --budget: kvpress compression ratios R, comma-separated (0.9: keep n·(1−R) entries, rounded as 10%).")
+    var compressionRatio: String?
 
     @Option(help: "Most tokens to generate per answer.")
     var maxTokens: Int = 32
@@ -41,17 +44,17 @@ struct CompressCommand: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
-    @Flag(help: "One JSON object per line for each policy × budget instead of the table.")
+    @Flag(help: "One JSON object per line for each policy × budget instead of the table (fields: docs/output.md).")
     var json = false
 
-    @Option(help: "Progress on stderr: auto (on a terminal only), always, never.")
+    @Option(help: ArgumentHelp(ProgressDisplay.help))
     var progress: ProgressMode = .auto
 
     func run() throws {
         guard maxTokens >= 1 else { throw ProbeError("--max-tokens must be at least 1") }
         guard batchSize >= 1 else { throw ProbeError("--batch-size must be at least 1") }
         let policies = try PolicySpec.parseList(policy)
-        let budgets = try parseBudgets(budget)
+        let budgets = try BudgetList(budgets: budget, ratios: compressionRatio, budgetOption: "--budget", fallback: "64").budgets
         let settings = try compression.settings()
         let output = try out.map { try AtomicOutputFile(path: $0, overwrite: force) }
         if let output { InterruptCleanup.install(for: output) }
@@ -75,7 +78,7 @@ struct CompressCommand: ParsableCommand {
             defer { display.finish() }
             result = try compressor.run(prompt: context, question: appended, policies: policies, budgets: budgets,
                                         maxTokens: maxTokens) {
-                display.status(Self.describe($0))
+                display.status($0.description)
             }
         } catch {
             output?.discard()
@@ -87,39 +90,11 @@ struct CompressCommand: ParsableCommand {
             try CompressionWriter.write(result, prompt: prompt, questionTokens: appended.count, settings: settings,
                                         maxTokens: maxTokens, metadata: metadata, to: output)
         }
-        try report(result)
+        try report(result, promptLength: prompt.count)
     }
 
-    private static func describe(_ progress: CompressionProgress) -> String {
-        switch progress {
-        case .prefill(let tokens): return "prefill  \(tokens) tokens"
-        case .reference(let maxTokens): return "full-cache answer  up to \(maxTokens) tokens"
-        case let .scoring(policy, index, count): return "scoring  \(policy) (\(index + 1)/\(count))"
-        case let .decoding(running, cells): return "decoding  \(running)/\(cells) answers still running"
-        }
-    }
-
-    private func report(_ result: CompressionResult) throws {
-        if json {
-            for cell in result.cells {
-                print(try JSONOutput.line([
-                    "policy": cell.policy, "budget": cell.budget.description, "entries": cell.entries, "text": cell.text,
-                    "cache_bytes": cell.cacheBytes, "final_cache_bytes": cell.finalCacheBytes,
-                    "score_ms": cell.scoreSeconds * 1000, "agreement": cell.agreement, "tokens": cell.tokens,
-                ] as [String: Any]))
-            }
-            return
-        }
-        print(String(format: "prompt %d tokens, prefill %.2f s; %d answers decoded in %.2f s (batch %d)",
-                     result.promptLength, result.prefillSeconds, result.cells.count, result.decodeSeconds, result.batchSize))
-        print("full cache: \(result.fullText.debugDescription)")
-        let width = max(10, result.cells.map(\.policy.count).max() ?? 0)
-        print("policy".padding(toLength: width, withPad: " ", startingAt: 0) + "  budget  entries  cache MB  score ms  agree  answer")
-        for cell in result.cells {
-            let name = cell.policy.padding(toLength: width, withPad: " ", startingAt: 0)
-            let budget = String(repeating: " ", count: max(0, 6 - cell.budget.description.count)) + cell.budget.description
-            print("\(name)  \(budget)  " + String(format: "%7d  %8.2f  %8.1f  %5.2f  ", cell.entries, Double(cell.cacheBytes) / 1e6,
-                                                  cell.scoreSeconds * 1000, cell.agreement) + cell.text.debugDescription)
-        }
+    private func report(_ result: CompressionResult, promptLength: Int) throws {
+        guard json else { return print(CompressionReport.table(result)) }
+        for cell in result.cells { print(try JSONOutput.line(CompressionReport.jsonObject(cell, promptLength: promptLength))) }
     }
 }

@@ -105,10 +105,3 @@ private func parsed<T>(_ value: String, _ option: String, _ known: [String], _ m
 
 extension Pooling: ExpressibleByArgument {}
 extension GroupAggregation: ExpressibleByArgument {}
-
-/// Parses `--budget 32,64,3%`.
-func parseBudgets(_ text: String) throws -> [Budget] {
-    let budgets = try text.split(separator: ",", omittingEmptySubsequences: false).map { try Budget(parsing: String($0)) }
-    guard Set(budgets.map(\.description)).count == budgets.count else { throw ProbeError("--budget lists a budget twice") }
-    return budgets
-}

@@ -41,12 +41,13 @@ struct NiahCommand: ParsableCommand {
             return d
         }
         let settings = try compression.settings()
+        let budgets = try sweep.budgetList()
         let model = try modelOptions.load()
         let grid = EvaluationGrid(
             tasks: [.niah], lengths: try sweep.lengthList(), depths: depthList, samples: 0, policies: try policyList(sweep.policies),
-            budgets: try sweep.budgetList(), seed: settings.seed, needle: needle, question: question, answerPrefix: answerPrefix,
+            budgets: try budgets.entryCounts(budgetOption: "--budgets"), seed: settings.seed, needle: needle, question: question, answerPrefix: answerPrefix,
             answer: answer, haystack: sweep.haystack ?? "essays", wordList: "",
-            settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 })
+            settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 }, compressionRatios: budgets.compressionRatios)
         try sweep.run(grid: grid, model: model, modelOptions: modelOptions, settings: settings)
     }
 }

@@ -6,85 +6,69 @@ import Probe
 import Glibc
 #endif
 
-/// When progress is shown.
+/// When progress is shown on stderr.
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
-    /// On a terminal only (the default).
+    /// A bar on a terminal; otherwise a plain line every 5 seconds (none for a shorter run).
     case auto
-    /// Always; plain lines when stderr is not a terminal (logs, batch jobs, tests that watch a run).
+    /// As auto, and off a terminal also the first line of each phase at once (tests and scripts that watch a run).
     case always
+    /// Nothing.
     case never
 }
 
-/// Progress of long runs on stderr: prefill (tokens, tokens/s) and decoding (steps done, tokens/s, ETA).
-/// On a terminal one status line is rewritten in place. In `.auto` mode it is silent when stderr is not a
-/// terminal, so logs and pipes stay clean; `.always` then writes plain lines (the first of each phase at
-/// once, then at most one a second).
+/// Progress of long runs on stderr, through `ProgressReporter`: on a terminal a bar redrawn in place, otherwise a
+/// plain line every few seconds (`ProgressMode`), never one per token.
 final class ProgressDisplay {
-    let enabled: Bool
-    private let terminal: Bool
-    private var lastDraw = Date.distantPast
-    private var lastPhase = ""
-    private var drewSomething = false
+    /// Seconds between plain lines when stderr is not a terminal.
+    static let lineInterval = 5.0
+    static let help = "Progress on stderr: auto (a bar on a terminal, else a line every 5 s), always (also each phase's first line at once), never."
+
+    private let reporter: ProgressReporter?
+    private var phase = ""
 
     init(mode: ProgressMode = .auto) {
-        terminal = isatty(2) == 1
+        let terminal = isatty(2) == 1
         switch mode {
-        case .auto: enabled = terminal
-        case .always: enabled = true
-        case .never: enabled = false
+        case .never: reporter = nil
+        case .auto, .always:
+            reporter = ProgressReporter(style: terminal ? .terminal
+                                        : .lines(interval: Self.lineInterval, immediate: mode == .always))
         }
     }
 
-    /// Shows a capture's progress (throttled to ten redraws a second; the last state of a phase always shows).
+    /// Shows a capture's progress: a bar over the prefill's layers, then over the decoding steps.
     func show(_ progress: CaptureProgress) {
-        guard enabled else { return }
-        let line: String
-        let final: Bool
         switch progress {
         case let .prefill(done, layers, tokens, seconds):
             let tokensDone = Double(tokens) * Double(done) / Double(max(layers, 1))
-            line = "prefill  \(Int(tokensDone))/\(tokens) tokens  \(Self.rate(tokensDone, seconds)) tokens/s"
-            final = done == layers || phaseChanged("prefill")
+            reporter?.update(done: done, total: layers, unit: "layers", elapsed: seconds,
+                             detail: "prefill \(tokens) tokens, \(Self.rate(tokensDone, seconds)) tokens/s",
+                             force: newPhase("prefill") || done == layers)
         case let .decoding(done, steps, seconds):
-            let eta = done > 0 ? seconds / Double(done) * Double(steps - done) : 0
-            line = "decoding  \(done)/\(steps) steps  \(Self.rate(Double(done), seconds)) tokens/s  ETA \(Self.duration(eta))"
-            final = done == steps || phaseChanged("decoding")
+            reporter?.update(done: done, total: steps, unit: "steps", elapsed: seconds,
+                             detail: "decoding \(Self.rate(Double(done), seconds)) tokens/s", force: newPhase("decoding"))
         }
-        draw(line, force: final)
+    }
+
+    /// Countable work: `done` of `total` `unit`s (e.g. prompts) after `elapsed` seconds, `detail` after it.
+    func update(done: Int, total: Int, unit: String, elapsed: Double, detail: String = "") {
+        reporter?.update(done: done, total: total, unit: unit, elapsed: elapsed, detail: detail, force: newPhase("\(unit) \(done)"))
     }
 
     /// Shows a one-off status (e.g. "writing out.h5").
     func status(_ text: String) {
-        guard enabled else { return }
-        draw(text, force: true)
+        reporter?.status(text, force: newPhase(text))
     }
 
-    /// Clears the line.
-    func finish() {
-        guard enabled, terminal, drewSomething else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-        drewSomething = false
-    }
+    /// Clears the terminal line.
+    func finish() { reporter?.finish() }
 
-    private func phaseChanged(_ phase: String) -> Bool {
-        defer { lastPhase = phase }
-        return phase != lastPhase
-    }
-
-    private func draw(_ line: String, force: Bool) {
-        let now = Date()
-        guard force || now.timeIntervalSince(lastDraw) >= (terminal ? 0.1 : 1) else { return }
-        lastDraw = now
-        drewSomething = true
-        FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K\(line)" : line + "\n").utf8))
+    private func newPhase(_ name: String) -> Bool {
+        defer { phase = name }
+        return name != phase
     }
 
     private static func rate(_ count: Double, _ seconds: Double) -> String {
         seconds > 0 ? String(format: "%.1f", count / seconds) : "–"
-    }
-
-    private static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

@@ -32,13 +32,14 @@ struct RulerCommand: ParsableCommand {
         let tasks = try EvaluationTask.parseList(task)
         guard tasks.allSatisfy(\.isRuler) else { throw ProbeError("--task '\(task)': only RULER tasks here (niah is its own command)") }
         let settings = try compression.settings()
+        let budgets = try sweep.budgetList()
         let words = try RulerWordList(path: wordList)
         let model = try modelOptions.load()
         let grid = EvaluationGrid(
             tasks: tasks, lengths: try sweep.lengthList(), depths: [], samples: samples, policies: try policyList(sweep.policies),
-            budgets: try sweep.budgetList(), seed: settings.seed, needle: "", question: "", answerPrefix: "", answer: "",
+            budgets: try budgets.entryCounts(budgetOption: "--budgets"), seed: settings.seed, needle: "", question: "", answerPrefix: "", answer: "",
             haystack: sweep.haystack ?? "essays", wordList: words.description,
-            settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 })
+            settings: settings.record.merging(["numerics": model.numerics.rawValue]) { $1 }, compressionRatios: budgets.compressionRatios)
         try sweep.run(grid: grid, model: model, modelOptions: modelOptions, settings: settings, wordListPath: wordList)
     }
 }

@@ -11,8 +11,11 @@ struct SweepOptions: ParsableArguments {
     @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far].")
     var policies: String = "all"
 
-    @Option(help: "Budgets (entries per layer and KV head), comma-separated.")
-    var budgets: String = "32,64,128,256"
+    @Option(help: "Budgets (entries per layer and KV head), comma-separated (default: \(Self.defaultBudgets)).")
+    var budgets: String?
+
+    @Option(help: "Instead of --budgets: kvpress compression ratios R, comma-separated (0.5: keep half of each prompt's entries, n·(1−R) rounded).")
+    var compressionRatio: String?
 
     @Option(help: "The essays (a folder of .txt files, or one file); default: the cached Paul Graham essays.")
     var haystack: String?
@@ -35,8 +38,11 @@ struct SweepOptions: ParsableArguments {
     @Option(help: "Answers decoded together per batch.")
     var batchSize: Int = BatchedGreedyDecoder.exactBatchLimit
 
-    @Option(help: "Progress on stderr: auto (on a terminal only), always, never.")
+    @Option(help: ArgumentHelp(ProgressDisplay.help))
     var progress: ProgressMode = .auto
+
+    @Flag(help: "JSON lines on stdout instead of the table: one object per cell as its prompt finishes, then a summary object (fields: docs/output.md).")
+    var json = false
 
     func lengthList() throws -> [Int] {
         try lengths.split(separator: ",").map {
@@ -45,11 +51,11 @@ struct SweepOptions: ParsableArguments {
         }
     }
 
-    func budgetList() throws -> [Int] {
-        try parseBudgets(budgets).map {
-            guard case .entries(let n) = $0 else { throw ProbeError("--budgets '\(budgets)': sweeps take entry counts, not percentages") }
-            return n
-        }
+    static let defaultBudgets = "32,64,128,256"
+
+    /// The budgets of `--budgets` or `--compression-ratio`.
+    func budgetList() throws -> BudgetList {
+        try BudgetList(budgets: budgets, ratios: compressionRatio, budgetOption: "--budgets", fallback: Self.defaultBudgets)
     }
 
     /// Runs the sweep of `grid` and prints the summary.
@@ -70,19 +76,39 @@ struct SweepOptions: ParsableArguments {
         let rows: [EvaluationRow]
         do {
             defer { display.finish() }
+            var current = "", done = 0, total = 0
             rows = try run.execute(compressor: compressor, grid: grid, provenance: provenance) { event in
+                let elapsed = Date().timeIntervalSince(start)
                 switch event {
-                case let .unit(name, index, count, skipped, elapsed):
-                    let eta = index > 0 ? String(format: "  ETA %.0f s", elapsed / Double(index) * Double(count - index)) : ""
-                    let resumed = skipped > 0 ? "  (\(skipped) done before)" : ""
-                    display.status("prompt \(index + 1)/\(count)  \(name)\(resumed)\(eta)")
-                case .compression: break
+                case let .unit(name, index, count, skipped, _):
+                    (current, done, total) = (name + (skipped > 0 ? " (\(skipped) done before)" : ""), index, count)
+                    display.update(done: done, total: total, unit: "prompts", elapsed: elapsed, detail: current)
+                case let .compression(step):
+                    display.update(done: done, total: total, unit: "prompts", elapsed: elapsed, detail: "\(current): \(step)")
+                case let .unitFinished(_, index, count, unitRows, _):
+                    display.update(done: index + 1, total: count, unit: "prompts", elapsed: elapsed)
+                    if json { for row in unitRows { Self.emit(row.jsonObject) } }
                 }
             }
         }
-        print("\(out): \(rows.count) cells (shard \(run.shard)) in " + String(format: "%.1f s", Date().timeIntervalSince(start))
-              + "; CSV \(EvaluationFile.csvPath(for: out))")
+        let seconds = Date().timeIntervalSince(start), csv = EvaluationFile.csvPath(for: out)
+        if json {
+            return Self.emit([
+                "record": "summary", "out": out, "csv": csv, "cells": rows.count, "shard": run.shard.description,
+                "seconds": seconds, "means": EvaluationSummary.means(rows).map(\.jsonObject),
+            ] as [String: Any])
+        }
+        print("\(out): \(rows.count) cells (shard \(run.shard)) in " + String(format: "%.1f s", seconds) + "; CSV \(csv)")
         print(EvaluationSummary.table(rows))
+    }
+
+    /// Writes `object` as a JSON line to stdout at once, so each cell shows as its prompt finishes (also in a pipe).
+    private static func emit(_ object: [String: Any]) {
+        do {
+            FileHandle.standardOutput.write(Data((try JSONOutput.line(object) + "\n").utf8))
+        } catch {
+            FileHandle.standardError.write(Data("dapq-probe: a JSON line could not be written: \(error)\n".utf8))
+        }
     }
 }
 

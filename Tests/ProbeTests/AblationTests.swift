@@ -258,7 +258,12 @@ final class AblationTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try file.openDataset("retrieval_kv_heads").read(UInt8.self), [1, 0, 0, 1])
         let truthSpan = try file.openDataset("variants/truth/span_recall").read(Float.self)
         XCTAssertTrue(truthSpan.allSatisfy { $0 >= 0 && $0 <= 1 })
-        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 2)
+        XCTAssertEqual(try file.attribute("schema_version", as: Int.self), 3)
+        // The summary: one 1-D dataset per column over summary_row; the variants' attributes named apart from the dimensions.
+        XCTAssertEqual(try file.openDataset("summary/pseudo_position").dimensionLabels(), ["summary_row"])
+        XCTAssertEqual(try file.openDataset("summary/k").elementType, .int64)
+        XCTAssertEqual(try file.openGroup("variants/suffix_far").stringAttribute("pseudo_position"), "far")
+        XCTAssertFalse(try file.openGroup("variants/suffix_far").hasAttribute("position"))
         file.close()
 
         // Several captures (different lengths): per-prompt groups, aggregates with intervals, padded importance.
@@ -350,9 +355,10 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let out = path("ablation.h5")
         let args = ["ablate", folder, "--pseudo-count", "8", "--budgets", "4,8,16", "--content", "suffix,prefix+suffix,repeat",
                     "--position", "future,far", "--threads", "1", "--out", out]
+        let started = Date()
         let result = try runCommand(binary, args)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stderr, "", "no progress when stderr is not a terminal")
+        assertPlainProgressLines(result.stderr, seconds: Date().timeIntervalSince(started))
         for expected in ["a.h5: n = ", "b.h5: n = ", "± 95% interval across 2 prompts", "content", "future", "far",
                          "prefix+suffix", "references:", "truth", "main effects on mass recall", "2 prompts"] {
             XCTAssertTrue(result.stdout.contains(expected), "stdout lacks \(expected):\n\(result.stdout)")
@@ -396,14 +402,14 @@ final class AblationTests: TemporaryDirectoryTestCase {
         let objects = try jsonRun.stdout.split(separator: "\n").map {
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
         }
-        let events = objects.map { $0["event"] as? String ?? "?" }
+        let events = objects.map { $0["record"] as? String ?? "?" }
         XCTAssertEqual(events.filter { $0 == "prompt" }.count, 2, jsonRun.stdout)
         XCTAssertEqual(events.last, "file")
-        let jsonRows = objects.filter { $0["event"] as? String == "row" }
+        let jsonRows = objects.filter { $0["record"] as? String == "row" }
         let stored = try HDF5File.open(path("json.h5"))
-        XCTAssertEqual(jsonRows.count, try stored.openDataset("summary").shape[0])
+        XCTAssertEqual(jsonRows.count, try stored.openDataset("summary/capture").shape[0])
         stored.close()
-        let headline = try XCTUnwrap(jsonRows.first { $0["prompt"] as? String == "all" && $0["variant"] as? String == "truth" && $0["k_rule"] as? String == "3%" })
+        let headline = try XCTUnwrap(jsonRows.first { $0["capture"] as? String == "all" && $0["variant"] as? String == "truth" && $0["k_rule"] as? String == "3%" })
         XCTAssertEqual(headline["mass_recall"] as? Double, 1)
         XCTAssertEqual(objects.last?["prompts"] as? Int, 2)
 

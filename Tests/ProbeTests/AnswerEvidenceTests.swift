@@ -194,6 +194,7 @@ final class AnswerEvidenceTests: TemporaryDirectoryTestCase {
         ])
         XCTAssertEqual(plot.status, 0, plot.stderr)
         XCTAssertTrue(plot.stdout.contains("needle_retrieval.png"), plot.stdout)
+        XCTAssertTrue(plot.stdout.contains("answer span \(marked.first!):\(marked.last! + 1) marked"), plot.stdout)
         let png = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path("plots/needle_retrieval.png"))[.size] as? Int)
         XCTAssertGreaterThan(png, 20_000)
 
@@ -208,6 +209,19 @@ final class AnswerEvidenceTests: TemporaryDirectoryTestCase {
                          "retrieval heads (score > 0.1"] {
             XCTAssertTrue(inspect.stdout.contains(expected), "inspect lacks \(expected):\n\(inspect.stdout)")
         }
+        // inspect --json: the file with its attributes, one object per dataset, the retrieval heads; nothing else.
+        let json = try runCommand(binary, ["inspect", "--json", bySpan])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let objects = try json.stdout.split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+        }
+        XCTAssertEqual(objects.first?["record"] as? String, "file")
+        XCTAssertEqual((objects.first?["attributes"] as? [String: Any])?["answer_span"] as? [Int], [marked.first!, marked.last! + 1])
+        let span = try XCTUnwrap(objects.first { $0["path"] as? String == "/prompt/answer_span" })
+        XCTAssertEqual(span["type"] as? String, "uint8")
+        XCTAssertEqual(span["dimensions"] as? [String], ["position"])
+        XCTAssertEqual(objects.last?["record"] as? String, "retrieval_heads")
+        XCTAssertEqual(objects.dropFirst().dropLast().count, try HDF5Inspection(path: bySpan).datasets.count)
 
         // Refusals: one line, non-zero exit, no output file.
         func refused(_ extra: [String], _ message: String, line: UInt = #line) throws {

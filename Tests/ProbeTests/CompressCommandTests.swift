@@ -18,12 +18,34 @@ final class CompressCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 1 + (PolicyName.allCases.count - 1) * 2, "full once, every other policy at both budgets")
+        var ratioOf40 = [String: Int]()
         for line in lines {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            for key in ["policy", "budget", "text", "cache_bytes", "score_ms", "agreement", "entries"] {
+            for key in ["policy", "budget", "budget_spec", "text", "cache_bytes", "score_ms", "agreement", "entries"] {
                 XCTAssertNotNil(object[key], "\(key) in \(line)")
             }
+            XCTAssertNotNil(object["budget"] as? Int, "the budget in entries: \(line)")
+            if object["budget_spec"] as? String == "40%" { ratioOf40[object["policy"] as! String] = object["budget"] as? Int }
         }
+        // --compression-ratio 0.6 is the budget 40%: the same entries, by the same rounding.
+        let ratio = try runCommand(try TestPaths.binary(), [
+            "compress", "--model", model, "--prompt", prompt, "--chat", "--policy", "snapkv", "--compression-ratio", "0.6",
+            "--window", "8", "--max-tokens", "2", "--json", "--progress", "never",
+        ])
+        XCTAssertEqual(ratio.status, 0, ratio.stderr)
+        let ratioObject = try JSONSerialization.jsonObject(with: Data(ratio.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(ratioObject["budget"] as? Int, ratioOf40["snapkv"])
+        XCTAssertEqual(ratioObject["budget_spec"] as? String, "40%")
+
+        // The table: one line per cell, answers in double quotes with newlines as \n and apostrophes as they are.
+        let table = try runCommand(try TestPaths.binary(), [
+            "compress", "--model", model, "--prompt", "Write two lines about the sea, a blank line between them. Don't quote.",
+            "--chat", "--policy", "full,snapkv", "--budget", "16", "--window", "8", "--max-tokens", "24", "--progress", "never",
+        ])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertEqual(table.stdout.split(separator: "\n").count, 3 + 2, table.stdout)
+        XCTAssertFalse(table.stdout.contains("\\'"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("full cache: \""), table.stdout)
         let check = try runCommand(try TestPaths.python(), [TestPaths.packageRoot.appendingPathComponent("Tests/python/check_compress.py").path, out])
         XCTAssertEqual(check.status, 0, "check_compress.py:\n\(check.stdout)\n\(check.stderr)")
         XCTAssertTrue(check.stdout.hasSuffix("compress OK\n"), check.stdout)
@@ -74,6 +96,8 @@ final class CompressCommandTests: TemporaryDirectoryTestCase {
         try refused(["--budget", "150%"], "at most 100%")
         try refused(["--policy", "snapkv,magic"], "unknown policy 'magic'")
         try refused(["--policy", "snapkv", "--budget", "2"], "policy snapkv needs a window of 32 prompt tokens")
+        try refused(["--budget", "16", "--compression-ratio", "0.5"], "give --budget or --compression-ratio, not both")
+        try refused(["--compression-ratio", "1"], "--compression-ratio 1.0: the fraction of entries removed must be at least 0 and below 1")
         let out = path("never.h5")
         try refused(["--policy", "dapq", "--out", out], "policy dapq needs a window")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no output file after a refusal")

@@ -43,6 +43,40 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("long.h5")))
     }
 
+    /// `--json`: one object per cell on stdout as its prompt finishes (the CSV's columns), then the summary object;
+    /// nothing else on stdout. `--compression-ratio` sizes each prompt's budget as kvpress does (n·(1−R), rounded),
+    /// and refuses to be given with `--budgets`.
+    func testJSONLinesAndCompressionRatios() throws {
+        let out = path("ratio.h5")
+        let result = try runCommand(try TestPaths.binary(), [
+            "niah", "--model", try TestPaths.smolLM2(), "--lengths", "400", "--depths", "50", "--policies", "full,snapkv",
+            "--compression-ratio", "0.5,0.9", "--window", "16", "--out", out, "--json", "--progress", "never",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let objects = try result.stdout.split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+        }
+        XCTAssertEqual(objects.map { $0["record"] as? String }, ["cell", "cell", "cell", "summary"], result.stdout)
+        for cell in objects.dropLast() {
+            XCTAssertEqual(Set(cell.keys).subtracting(["record", "compression_ratio"]), Set(EvaluationFile.csvColumns).subtracting(["compression_ratio"]))
+        }
+        let prompt = try XCTUnwrap(objects[1]["prompt_tokens"] as? Int)
+        XCTAssertEqual(objects[1]["budget"] as? Int, Int((Double(prompt) * 0.5).rounded()))
+        XCTAssertEqual(objects[2]["budget"] as? Int, Int((Double(prompt) * 0.1).rounded()))
+        XCTAssertEqual(objects[2]["compression_ratio"] as? Double, 0.9)
+        let summary = objects[3]
+        XCTAssertEqual(summary["cells"] as? Int, 3)
+        let means = try XCTUnwrap(summary["means"] as? [[String: Any]])
+        XCTAssertEqual(means.map { $0["budget"] as? String }, ["0", "cr0.5", "cr0.9"])
+        try checkWithPython(out)
+        let rows = try EvaluationFile.read(out).rows
+        XCTAssertEqual(rows.map(\.compressionRatio), [nil, 0.5, 0.9])
+
+        let both = try niah(path("both.h5"), ["--compression-ratio", "0.5"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("give --budgets or --compression-ratio, not both"), both.stderr)
+    }
+
     /// DapQ cells beside the ordinary policies in one sweep, the question outside: the policy column names each
     /// cell, the placement is in the rows, the CSV and the grid, and the files pass the independent check.
     func testNIAHWithDapQCellsAndTheQuestionOutside() throws {

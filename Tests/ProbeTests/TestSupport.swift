@@ -121,3 +121,11 @@ class TemporaryDirectoryTestCase: XCTestCase {
     /// A path inside the test's directory.
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
+
+/// Progress off a terminal in the default mode: plain lines (no carriage returns, no escape codes), at most one per
+/// 5 seconds of the run (none for a run shorter than that), never one per token.
+func assertPlainProgressLines(_ stderr: String, seconds: Double, file: StaticString = #filePath, line: UInt = #line) {
+    let lines = stderr.split(separator: "\n")
+    XCTAssertFalse(stderr.contains("\r") || stderr.contains("\u{1B}"), "no terminal redraws: \(stderr)", file: file, line: line)
+    XCTAssertLessThanOrEqual(lines.count, Int(seconds / 5), "a line every 5 s at most: \(stderr)", file: file, line: line)
+}

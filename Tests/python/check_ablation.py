@@ -8,8 +8,9 @@ rows and keys, the capture files' prompt keys, true decoding queries and importa
   - the answer-level metrics where the capture has prompt/answer_span: span_recall [layer, kv_head, k],
     span_recall_layer_min [layer, k], span_recall_retrieval [k], with the retrieval heads recomputed from the
     captures' decode/retrieval_score (pooled, weighted by copying steps) and the file's retrieval_threshold;
-  - the summary table (per prompt and across prompts, with the 95% t-intervals) and, for several captures,
-    the aggregated root arrays.
+  - the summary table (per prompt and across prompts, with the 95% t-intervals), read with pandas and xarray
+    into str and int64 columns, and, for several captures, the aggregated root arrays;
+  - no group attribute named like a dimension (the variants' `pseudo_content` / `pseudo_position`).
 Every stored number must match to 1e-5. Run by Tests/ProbeTests/AblationTests.swift in .cache/venv-test.
 
 usage: check_ablation.py ABLATION.h5 [--capture CAPTURE.h5 ...]
@@ -21,6 +22,7 @@ import math
 
 import h5py
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from checks import COMMON_ROOT_ATTRIBUTES, check, fail
@@ -167,8 +169,12 @@ def check_unit(f, prefix, capture_path, k_values, report):
     variants = unit["variants"]
     check("truth" in variants and "window" in variants and "lookahead" in variants, f"{prefix or '/'}: a reference is missing")
     results = {}
+    dimensions = {name for name, obj in f.items() if isinstance(obj, h5py.Dataset) and obj.is_scale}
     for name, group in variants.items():
         where = f"{prefix}variants/{name}"
+        clashes = sorted(set(group.attrs) & dimensions)
+        check(not clashes, f"{where}: attributes named like a dimension: {clashes}")
+        check("pseudo_content" in group.attrs and "pseudo_position" in group.attrs, f"{where}: pseudo_content/pseudo_position missing")
         stored_p = group["importance"][...]
         check(stored_p.dtype == np.float32, f"{where}/importance is not float32")
         check(stored_p.shape[-1] >= n and np.isnan(stored_p[..., n:]).all(), f"{where}/importance: padding past n is not NaN")
@@ -228,15 +234,42 @@ def span_summary(m, ki):
             "span_recall_layer_min": m["span_recall_layer_min"][:, ki].mean()}
 
 
-def check_summary(f, per_prompt, k_values, names):
-    rows = f["summary"][...]
-    fields = rows.dtype.names
-    for column in ["prompt", "prompt_index", "variant", "content", "position", "kind", "k_rule", "k", "k_used", "n_prompts",
-                   "span_prompts"] + METRICS + [m + "_ci95" for m in METRICS] + list(SUMMARY_SPAN) + [m + "_ci95" for m in SUMMARY_SPAN]:
-        check(column in fields, f"summary: column {column} missing")
+SUMMARY_STRINGS = ["capture", "variant", "pseudo_content", "pseudo_position", "kind", "k_rule"]
+SUMMARY_INTS = ["prompt_index", "k", "k_used", "n_prompts", "span_prompts"]
+
+
+def summary_frame(f, path):
+    """The summary as a pandas DataFrame straight from the file: one 1-D dataset per column under `summary/` over
+    the dimension `summary_row`; string columns come out as str (h5py asstr), integer columns as int64. xarray
+    (h5netcdf) reads the same group as a Dataset whose DataFrame has str columns without any decoding."""
+    group = f["summary"]
+    check(isinstance(group, h5py.Group), "summary is not a group of column datasets (schema 3)")
+    frame = pd.DataFrame({name: column.asstr()[...] if h5py.check_string_dtype(column.dtype) else column[...]
+                          for name, column in group.items()})
+    for name, column in group.items():
+        check(column.ndim == 1 and tuple(d.label for d in column.dims) == ("summary_row",),
+              f"summary/{name}: not 1-D over summary_row")
+    for column in SUMMARY_STRINGS:
+        check(all(type(v) is str for v in frame[column]), f"summary/{column}: pandas does not read str")
+    for column in SUMMARY_INTS:
+        check(frame[column].dtype == np.int64, f"summary/{column}: {frame[column].dtype}, expected int64")
+    with xr.open_dataset(path, engine="h5netcdf", group="summary") as ds:
+        table = ds.to_dataframe()
+        for column in SUMMARY_STRINGS:
+            check(all(type(v) is str for v in table[column]), f"xarray summary/{column}: not str")
+        check(len(table) == len(frame), "xarray and h5py read summary tables of different lengths")
+    return frame
+
+
+def check_summary(f, path, per_prompt, k_values, names):
+    frame = summary_frame(f, path)
+    for column in SUMMARY_STRINGS + SUMMARY_INTS + METRICS + [m + "_ci95" for m in METRICS] + list(SUMMARY_SPAN) + \
+            [m + "_ci95" for m in SUMMARY_SPAN]:
+        check(column in frame.columns, f"summary: column {column} missing")
+    rows = frame.to_dict("records")
 
     def text(x):
-        return x.decode() if isinstance(x, bytes) else str(x)
+        return x
 
     checked = 0
     for row in rows:
@@ -320,7 +353,7 @@ def main():
             headline = int(unit.attrs["headline_k_index"])
             n = int(unit.attrs.get("n_prompt", a["n_prompt"]))
             # The headline budget: the listed k (clipped to n) nearest 3% of n, the smaller on ties.
-            target = float(a["headline_fraction"]) * n
+            target = min(n, max(1, math.floor(float(a["headline_fraction"]) * n + 0.5)))  # rounded half up, as budgets
             distances = [abs(min(k, n) - target) for k in k_values]
             best = min(range(len(k_values)), key=lambda j: (distances[j], min(k_values[j], n)))
             check(headline == best, f"{prefix or '/'}: headline_k_index {headline}, expected {best}")
@@ -340,7 +373,7 @@ def main():
                     mean, ci = mean_ci([x[metric] for x in with_span])
                     report["span"] = max(report["span"], close(f"variants/{name}/{metric}", f[f"variants/{name}/{metric}"][...], mean))
                     close(f"variants/{name}/{metric}_ci95", f[f"variants/{name}/{metric}_ci95"][...], ci)
-        rows = check_summary(f, per_prompt, k_values, names)
+        rows = check_summary(f, args.ablation, per_prompt, k_values, names)
         dims = tuple(d.label for d in f[("" if m == 1 else "prompts/000/") + "variants/truth/importance"].dims)
         check(dims == ("layer", "kv_head", "position"), f"importance dimensions {dims}")
 

@@ -2,6 +2,7 @@
 that can be recomputed: kept entries per (layer, KV head) against the budget, cache bytes against
 B x layers x KV heads x d_head x 2 x 4, agreement against the stored answers; every policy setting recorded; with the
 question outside (question_tokens q > 0), the last q prompt positions held by every cell. Prints "compress OK" last."""
+import math
 import sys
 
 import h5py
@@ -29,8 +30,14 @@ def main(path):
         check(f["tokens/prompt"].shape == (n,), "tokens/prompt shape")
         full = f["tokens/full"][()]
         policies = [p.decode() if isinstance(p, bytes) else p for p in f["cells/policy"][()]]
-        budgets = [b.decode() if isinstance(b, bytes) else b for b in f["cells/budget"][()]]
+        budgets = list(f["cells/budget_spec"].asstr()[()])
+        asked = f["cells/budget"][()]
         entries = f["cells/entries"][()]
+        check(asked.dtype == np.int64 and entries.dtype == np.int64, "cells/budget and cells/entries are not int64")
+        for spec, b in zip(budgets, asked):
+            # The budget in entries: as given, or a percentage of n rounded half up (at least 1, at most n).
+            expected = min(n, max(1, math.floor(float(spec[:-1]) / 100 * n + 0.5))) if spec.endswith("%") else min(int(spec), n)
+            check(b == expected, f"budget {spec}: cells/budget {b}, expected {expected}")
         cache_bytes = f["cells/cache_bytes"][()]
         final_bytes = f["cells/final_cache_bytes"][()]
         agreement = f["cells/agreement"][()]

@@ -9,6 +9,7 @@ import re
 import sys
 
 import h5py
+import numpy as np
 
 from checks import COMMON_ROOT_ATTRIBUTES, check, fail
 
@@ -31,6 +32,11 @@ def text(values):
     return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
+def one_line(value):
+    """The CSV's one-line form of a text: backslash, newline, carriage return and tab escaped as two characters."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
 def main(path, csv_path):
     with h5py.File(path, "r") as f:
         for name in COMMON_ROOT_ATTRIBUTES:
@@ -44,6 +50,9 @@ def main(path, csv_path):
         c[name] = text(c[name])
     rows = len(c["task"])
     check(all(len(v) == rows for v in c.values()), "cells/ columns of equal length")
+    check(c["budget"].dtype == np.int64 and c["entries"].dtype == np.int64, "cells/budget and cells/entries are not int64")
+    ratios = grid.get("compressionRatios")
+    ratio = c.get("compression_ratio", np.full(rows, np.nan))
     placement = grid["settings"].get("question_placement")
     check(placement in ("inside", "outside"), f"grid question_placement {placement!r}")
     check(all(p == placement for p in c["placement"]), "rows' placement differs from the grid's")
@@ -61,18 +70,24 @@ def main(path, csv_path):
             check(c["budget"][i] == 0 and c["entries"][i] == c["prompt_tokens"][i], f"row {i}: full keeps the prompt")
         else:
             check(c["entries"][i] == min(c["budget"][i], c["prompt_tokens"][i]), f"row {i}: entries {c['entries'][i]}")
+            if ratios:
+                # kvpress's ratio R keeps (1 - R) n entries, rounded half up (at least 1).
+                expected_budget = max(1, math.floor((1 - ratio[i]) * c["prompt_tokens"][i] + 0.5))
+                check(c["budget"][i] == expected_budget, f"row {i}: budget {c['budget'][i]} for ratio {ratio[i]}, expected {expected_budget}")
     # The CSV beside it holds the same rows in the same order.
     with open(csv_path, newline="") as handle:
         table = list(csv.DictReader(handle))
     check(len(table) == rows, f"CSV has {len(table)} rows, HDF5 {rows}")
     for i, r in enumerate(table):
-        check(r["task"] == c["task"][i] and r["policy"] == c["policy"][i] and r["answer"] == c["answer"][i], f"CSV row {i}")
+        check(r["task"] == c["task"][i] and r["policy"] == c["policy"][i], f"CSV row {i}")
+        check(r["answer"] == one_line(c["answer"][i]) and "\n" not in r["answer"], f"CSV row {i}: answer not the one-line form")
         check(r["placement"] == c["placement"][i], f"CSV row {i} placement")
         check(int(r["budget"]) == c["budget"][i] and int(r["cache_bytes"]) == c["cache_bytes"][i], f"CSV row {i} numbers")
         check(abs(float(r["score"]) - c["score"][i]) < 1e-12, f"CSV row {i} score")
     # Every cell of the grid is there exactly once (a whole, unsharded file).
     cells = {(c["task"][i], int(c["length"][i]), None if math.isnan(c["depth"][i]) else float(c["depth"][i]), int(c["sample"][i]),
-              c["policy"][i], int(c["budget"][i])) for i in range(rows)}
+              c["policy"][i], int(c["budget"][i]) if c["policy"][i] == "full" or not ratios else float(ratio[i]))
+             for i in range(rows)}
     check(len(cells) == rows, "no cell twice")
     expected_cells = set()
     for task in grid["tasks"]:
@@ -80,7 +95,7 @@ def main(path, csv_path):
             points = [(float(dp), -1) for dp in grid["depths"]] if task == "niah" else [(None, s) for s in range(grid["samples"])]
             for depth, sample in points:
                 for policy in grid["policies"]:
-                    for budget in ([0] if policy == "full" else grid["budgets"]):
+                    for budget in ([0] if policy == "full" else ratios or grid["budgets"]):
                         expected_cells.add((task, length, depth, sample, policy, budget))
     check(cells == expected_cells, f"cells differ from the grid: missing {sorted(expected_cells - cells)[:3]}, extra {sorted(cells - expected_cells)[:3]}")
     print(f"{rows} cells")

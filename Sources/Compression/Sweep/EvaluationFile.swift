@@ -1,23 +1,26 @@
 import Foundation
 import Probe
 
-/// The eval file (`schema = "dapq-probe/eval"`, version 1) and the CSV beside it (same name, `.csv`).
+/// The eval file (`schema = "dapq-probe/eval"`, version 2; version 1 stored `budget` and `entries` as int32 and had
+/// no `compression_ratio`) and the CSV beside it (same name, `.csv`).
 ///
 /// Root attributes: the common header (`ModelProvenance`), `grid` (the grid as canonical JSON), `shard`
 /// (`I/N`; `1/1` for a whole or merged run), `units` (how many units of the grid this file holds), `seed`,
 /// `n_prompt` and `n_decode` (the largest prompt and answer limit), `complete`. Group `cells/` holds 1-D
 /// datasets over dimension `cell`, one row per cell in grid order: `task`, `policy`, `placement` (`inside` or
-/// `outside`), `answer`, `reference` (strings); `length`, `sample` (−1 for NIAH), `budget` (0: full cache), `entries`, `prompt_tokens`,
-/// `generated_tokens` (int32); `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`,
-/// `decode_ms` (float64); `cache_bytes` (int64).
+/// `outside`), `answer`, `reference` (strings); `length`, `sample` (−1 for NIAH), `prompt_tokens`, `generated_tokens`
+/// (int32); `budget` (0: full cache), `entries` (int64, entries per layer and KV head, as every file's budgets);
+/// `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`, `decode_ms`, `compression_ratio`
+/// (NaN unless the sweep gave `--compression-ratio`) (float64); `cache_bytes` (int64). The CSV writes answers and
+/// references on one line (`OneLineText`).
 public enum EvaluationFile {
     public static let schema = "dapq-probe/eval"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// The CSV's header, in column order.
     public static let csvColumns = ["task", "length", "depth", "sample", "policy", "placement", "budget", "score", "answer", "cache_bytes",
                                     "prefill_ms", "score_ms", "decode_ms", "entries", "reference", "needle_depth",
-                                    "prompt_tokens", "generated_tokens"]
+                                    "prompt_tokens", "generated_tokens", "compression_ratio"]
 
     /// What a file holds besides its rows.
     public struct Contents {
@@ -57,16 +60,8 @@ public enum EvaluationFile {
         try f.setAttribute("n_prompt", rows.map(\.promptTokens).max() ?? 0)
         try f.setAttribute("n_decode", rows.map(\.generatedTokens).max() ?? 0)
         try f.makeDimensionScale(name: "cell", values: Array(0..<rows.count), description: "one policy × budget on one prompt")
-        func strings(_ name: String, _ values: [String], _ description: String) throws {
-            try f.createStringDataset("cells/\(name)", values: values, description: description).attachScales(["cell"])
-        }
-        func ints(_ name: String, _ values: [Int], _ description: String) throws {
-            try f.createDataset("cells/\(name)", values: values.map(Int32.init), shape: [rows.count], description: description)
-                .attachScales(["cell"])
-        }
-        func doubles(_ name: String, _ values: [Double], _ description: String) throws {
-            try f.createDataset("cells/\(name)", values: values, shape: [rows.count], description: description).attachScales(["cell"])
-        }
+        let columns = HDF5Columns(file: f, group: "cells", dimension: "cell", rows: rows.count)
+        let (strings, ints, int64s, doubles) = (columns.strings, columns.int32s, columns.int64s, columns.doubles)
         try strings("task", rows.map(\.task), "niah, niah_single_1, niah_single_2 or niah_single_3")
         try strings("policy", rows.map(\.policy), "eviction policy (a dapq cell as dapq[content=…,position=…])")
         try strings("placement", rows.map(\.placement), "inside: the question compressed with the context; outside: appended after eviction")
@@ -74,8 +69,8 @@ public enum EvaluationFile {
         try strings("reference", rows.map(\.reference), "reference answers, joined by ' | '")
         try ints("length", rows.map(\.length), "prompt length asked for, in tokens")
         try ints("sample", rows.map(\.sample), "RULER sample index (-1 for NIAH)")
-        try ints("budget", rows.map(\.budget), "entries per (layer, KV head) asked for (0: the full cache)")
-        try ints("entries", rows.map(\.entries), "entries kept per (layer, KV head) (the mean for pyramidkv)")
+        try int64s("budget", rows.map(\.budget), "entries per (layer, KV head) asked for (0: the full cache)")
+        try int64s("entries", rows.map(\.entries), "entries kept per (layer, KV head) (the mean for pyramidkv)")
         try ints("prompt_tokens", rows.map(\.promptTokens), "prompt tokens")
         try ints("generated_tokens", rows.map(\.generatedTokens), "answer tokens")
         try doubles("depth", rows.map { $0.depth ?? .nan }, "NIAH needle depth in percent (NaN for RULER)")
@@ -84,22 +79,22 @@ public enum EvaluationFile {
         try doubles("prefill_ms", rows.map(\.prefillMs), "milliseconds of the prompt's prefill (shared by its cells)")
         try doubles("score_ms", rows.map(\.scoreMs), "milliseconds of the policy's scoring and selection")
         try doubles("decode_ms", rows.map(\.decodeMs), "this answer's share of the batched decoding, by tokens")
-        try f.createDataset("cells/cache_bytes", values: rows.map { Int64($0.cacheBytes) }, shape: [rows.count],
-                            description: "bytes of keys and values held after eviction").attachScales(["cell"])
+        try doubles("compression_ratio", rows.map { $0.compressionRatio ?? .nan },
+                    "kvpress compression ratio the budget came from (NaN: budget given in entries, or the full cache)")
+        try int64s("cache_bytes", rows.map(\.cacheBytes), "bytes of keys and values held after eviction")
     }
 
-    /// The rows as CSV (RFC 4180 quoting), header first.
+    /// The rows as CSV (RFC 4180 quoting, answers and references on one line), header first.
     public static func csvText(_ rows: [EvaluationRow]) -> String {
-        func quoted(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
         func number(_ x: Double) -> String { String(format: "%.6g", x) }
+        let field = OneLineText.csvField
         var lines = [csvColumns.joined(separator: ",")]
         for r in rows {
-            let fields = [r.task, String(r.length), r.depth.map { EvaluationGrid.format($0) } ?? "", String(r.sample), quoted(r.policy),
-                          r.placement, String(r.budget), String(r.score), quoted(r.answer), String(r.cacheBytes), number(r.prefillMs),
-                          number(r.scoreMs), number(r.decodeMs), String(r.entries), quoted(r.reference),
-                          String(r.needleDepth), String(r.promptTokens), String(r.generatedTokens)]
+            let fields = [r.task, String(r.length), r.depth.map { EvaluationGrid.format($0) } ?? "", String(r.sample), field(r.policy),
+                          r.placement, String(r.budget), String(r.score), field(r.answer), String(r.cacheBytes), number(r.prefillMs),
+                          number(r.scoreMs), number(r.decodeMs), String(r.entries), field(r.reference),
+                          String(r.needleDepth), String(r.promptTokens), String(r.generatedTokens),
+                          r.compressionRatio.map { EvaluationGrid.format($0) } ?? ""]
             lines.append(fields.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -121,7 +116,8 @@ public enum EvaluationFile {
         let cells = try input.shape(of: "cells/task", holding: .strings)
         guard cells.count == 1 else { throw ProbeError("\(path): dataset 'cells/task' has shape \(cells), expected one axis (cell)") }
         func strings(_ n: String) throws -> [String] { try input.readStrings("cells/\(n)", count: cells[0]) }
-        func ints(_ n: String) throws -> [Int] { try input.read("cells/\(n)", as: Int32.self, shape: cells).map(Int.init) }
+        // Integers as int64 (version 1 stored some as int32; HDF5 converts on reading).
+        func ints(_ n: String) throws -> [Int] { try input.read("cells/\(n)", as: Int64.self, shape: cells).map(Int.init) }
         func doubles(_ n: String) throws -> [Double] { try input.read("cells/\(n)", as: Double.self, shape: cells) }
         let task = try strings("task"), policy = try strings("policy"), answer = try strings("answer"), reference = try strings("reference")
         // Files written before the placement existed had the question inside.
@@ -130,12 +126,15 @@ public enum EvaluationFile {
         let promptTokens = try ints("prompt_tokens"), generated = try ints("generated_tokens")
         let depth = try doubles("depth"), needleDepth = try doubles("needle_depth"), score = try doubles("score")
         let prefill = try doubles("prefill_ms"), scoreMs = try doubles("score_ms"), decode = try doubles("decode_ms")
-        let bytes = try input.read("cells/cache_bytes", as: Int64.self, shape: cells)
+        let bytes = try ints("cache_bytes")
+        // Version 1 files had no compression ratios.
+        let ratios = f.exists("cells/compression_ratio") ? try doubles("compression_ratio") : Array(repeating: .nan, count: task.count)
         let rows = task.indices.map { i in
             EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
                           placement: placement[i], budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
                           needleDepth: needleDepth[i], promptTokens: promptTokens[i], generatedTokens: generated[i],
-                          cacheBytes: Int(bytes[i]), prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i])
+                          cacheBytes: bytes[i], prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i],
+                          compressionRatio: ratios[i].isNaN ? nil : ratios[i])
         }
         do {
             return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON,

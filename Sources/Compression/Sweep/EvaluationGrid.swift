@@ -28,6 +28,8 @@ public struct EvaluationGrid: Sendable, Codable, Equatable {
     /// The policies as `PolicySpec` writes them (`snapkv`, `dapq[content=suffix,position=far]`).
     public var policies: [String]
     public var budgets: [Int]
+    /// kvpress compression ratios (`--compression-ratio`) instead of `budgets` (then empty); nil: budgets in entries.
+    public var compressionRatios: [Double]?
     public var seed: UInt64
     /// The NIAH texts (needle, question, answer prefix, reference answer) and the haystack's source.
     public var needle: String
@@ -42,13 +44,14 @@ public struct EvaluationGrid: Sendable, Codable, Equatable {
 
     public init(tasks: [EvaluationTask], lengths: [Int], depths: [Double], samples: Int, policies: [PolicySpec],
                 budgets: [Int], seed: UInt64, needle: String, question: String, answerPrefix: String, answer: String,
-                haystack: String, wordList: String, settings: [String: String]) {
+                haystack: String, wordList: String, settings: [String: String], compressionRatios: [Double]? = nil) {
         self.tasks = tasks.map(\.name)
         self.lengths = lengths
         self.depths = depths
         self.samples = samples
         self.policies = policies.map(\.description)
-        self.budgets = budgets
+        self.budgets = compressionRatios == nil ? budgets : []
+        self.compressionRatios = compressionRatios
         self.seed = seed
         self.needle = needle
         self.question = question
@@ -69,10 +72,21 @@ public struct EvaluationGrid: Sendable, Codable, Equatable {
         }
     }
 
-    /// The (policy, budget) rows of one unit: `full` once at budget 0, every other policy at every budget.
-    public var policyBudgets: [(policy: String, budget: Int)] {
-        policies.flatMap { p in p == PolicyName.full.rawValue ? [(p, 0)] : budgets.map { (p, $0) } }
+    /// The budgets every policy but `full` runs at: entries, or fractions kept (1 − R) for compression ratios.
+    public var budgetSpecs: [Budget] {
+        compressionRatios.map { $0.map { .fraction(1 - $0) } } ?? budgets.map(Budget.entries)
     }
+
+    /// The budget labels of `EvaluationRow.budgetLabel`, one per entry of `budgetSpecs`.
+    public var budgetLabels: [String] { compressionRatios.map { $0.map(Self.ratioLabel) } ?? budgets.map(String.init) }
+
+    /// The (policy, budget label) rows of one unit: `full` once at budget 0, every other policy at every budget.
+    public var policyBudgets: [(policy: String, budget: String)] {
+        policies.flatMap { p in p == PolicyName.full.rawValue ? [(p, "0")] : budgetLabels.map { (p, $0) } }
+    }
+
+    /// `cr0.5`: how a compression ratio names its cells.
+    static func ratioLabel(_ ratio: Double) -> String { "cr" + format(ratio) }
 
     /// The grid as canonical JSON (sorted keys): what files record and what a merge compares.
     public var json: String {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One cell of a sweep: a policy at a budget on one unit, with its score and costs. The columns of the eval
 /// file (`cells/<column>`) and of its CSV.
 public struct EvaluationRow: Sendable, Codable, Equatable {
@@ -10,7 +12,8 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
     public var policy: String
     /// `inside` (the question compressed with the context) or `outside` (appended after eviction).
     public var placement: String
-    /// Entries per (layer, KV head) asked for; 0 for `full`.
+    /// Entries per (layer, KV head) asked for (with `--compression-ratio`, the prompt's share rounded by
+    /// `PromptFraction`); 0 for `full`.
     public var budget: Int
     /// Entries kept per (layer, KV head) (the prompt length for `full`, the mean for `pyramidkv`).
     public var entries: Int
@@ -28,6 +31,9 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
     public var prefillMs: Double
     public var scoreMs: Double
     public var decodeMs: Double
+    /// kvpress's compression ratio the budget came from (`--compression-ratio`); nil for budgets given in entries and
+    /// for `full`.
+    public var compressionRatio: Double? = nil
 
     /// The unit this row belongs to.
     public var unitName: String {
@@ -35,8 +41,21 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
                        sample: depth == nil ? sample : nil).name
     }
 
+    /// The budget as the grid names it: the entries (`64`, `0` for `full`) or the compression ratio (`cr0.5`).
+    public var budgetLabel: String { compressionRatio.map(EvaluationGrid.ratioLabel) ?? String(budget) }
+
     /// The row's identity within a grid: unit, policy, budget.
-    public var cellName: String { "\(unitName)/\(policy)/\(budget)" }
+    public var cellName: String { "\(unitName)/\(policy)/\(budgetLabel)" }
+
+    /// The row as one JSON object (`niah`/`ruler --json`): the CSV's columns under the same names, numbers as
+    /// numbers, `depth` absent for RULER, `compression_ratio` only with `--compression-ratio`; `record` is `cell`.
+    public var jsonObject: [String: Any] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        var object = (try? JSONSerialization.jsonObject(with: try encoder.encode(self))) as? [String: Any] ?? [:]
+        object["record"] = "cell"
+        return object
+    }
 
     /// Equal apart from the timings (what a merge promises against an unsharded run).
     public func sameResult(as other: EvaluationRow) -> Bool {

@@ -6,6 +6,8 @@ public enum SweepProgress: Sendable {
     /// Unit `index` (0-based) of `count` in this shard starts; `skipped` units were finished before (resume).
     case unit(name: String, index: Int, count: Int, skipped: Int, elapsed: Double)
     case compression(CompressionProgress)
+    /// Unit `index` of `count` is finished and journaled: its rows, in grid order.
+    case unitFinished(name: String, index: Int, count: Int, rows: [EvaluationRow], elapsed: Double)
 }
 
 /// Runs a grid of NIAH / RULER prompts × policies × budgets (docs/evaluation.md): each prompt is built,
@@ -44,7 +46,10 @@ public struct EvaluationSweep {
         for (index, unit) in todo.enumerated() {
             progress?(.unit(name: unit.name, index: index, count: todo.count, skipped: units.count - todo.count,
                             elapsed: Date().timeIntervalSince(start)))
-            try journal.append(try rows(for: unit) { progress?(.compression($0)) })
+            let unitRows = try rows(for: unit) { progress?(.compression($0)) }
+            try journal.append(unitRows)
+            progress?(.unitFinished(name: unit.name, index: index, count: todo.count, rows: unitRows,
+                                    elapsed: Date().timeIntervalSince(start)))
         }
         let byUnit = Dictionary(grouping: journal.rows, by: \.unitName)
         return units.flatMap { byUnit[$0.name] ?? [] }
@@ -57,19 +62,24 @@ public struct EvaluationSweep {
         let policies = try grid.policies.map(PolicySpec.init(parsing:))
         let placement = compressor.settings.questionPlacement
         let (context, question) = try sample.split(placement)
+        let specs = grid.budgetSpecs
         let result = try compressor.run(prompt: context, question: question, policies: policies,
-                                        budgets: grid.budgets.map(Budget.entries), maxTokens: sample.maxNewTokens, progress: progress)
+                                        budgets: specs, maxTokens: sample.maxNewTokens, progress: progress)
         let totalTokens = max(1, result.cells.reduce(0) { $0 + $1.tokens.count })
+        // The ratio each budget came from, by the budget's description (`50%` for R = 0.5).
+        let ratios = Dictionary(zip(specs.map(\.description), grid.compressionRatios ?? []), uniquingKeysWith: { a, _ in a })
         return result.cells.map { cell in
-            let budget: Int
-            if case .entries(let b) = cell.budget, cell.policy != PolicyName.full.rawValue { budget = b } else { budget = 0 }
-            return EvaluationRow(
+            let full = cell.policy == PolicyName.full.rawValue
+            let budget = full ? 0 : cell.budget.entries(promptLength: sample.promptTokens.count)
+            var row = EvaluationRow(
                 task: unit.task.name, length: unit.length, depth: unit.depth, sample: unit.sample ?? -1, policy: cell.policy,
                 placement: placement.rawValue, budget: budget, entries: cell.entries, score: sample.score(answer: cell.text), answer: cell.text,
                 reference: sample.references.joined(separator: " | "), needleDepth: sample.needleDepthPercent,
                 promptTokens: sample.promptTokens.count, generatedTokens: cell.tokens.count, cacheBytes: cell.cacheBytes,
                 prefillMs: result.prefillSeconds * 1000, scoreMs: cell.scoreSeconds * 1000,
                 decodeMs: result.decodeSeconds * 1000 * Double(cell.tokens.count) / Double(totalTokens))
+            row.compressionRatio = full ? nil : ratios[cell.budget.description]
+            return row
         }
     }
 }

@@ -16,8 +16,30 @@ public struct HDF5Inspection: Sendable {
         public var description: String
     }
 
+    /// A root attribute's value as stored: text, integers or reals (one or more), or another type by name.
+    public enum AttributeValue: Sendable, Equatable {
+        case text(String)
+        case integers([Int64])
+        case reals([Double])
+        case other(String)
+    }
+
     /// Root attributes as `name = value` text, in name order.
-    public var attributes: [(name: String, value: String)]
+    public var attributes: [(name: String, value: String)] {
+        typedAttributes.map { attribute in
+            func list<T>(_ values: [T]) -> String {
+                values.count == 1 ? "\(values[0])" : "[" + values.map { "\($0)" }.joined(separator: ", ") + "]"
+            }
+            switch attribute.value {
+            case .text(let text): return (attribute.name, text)
+            case .integers(let values): return (attribute.name, list(values))
+            case .reals(let values): return (attribute.name, list(values))
+            case .other(let type): return (attribute.name, "<\(type)>")
+            }
+        }
+    }
+    /// Root attributes with their stored values, in name order.
+    public var typedAttributes: [(name: String, value: AttributeValue)]
     /// Every dataset, depth first in name order.
     public var datasets: [Entry]
 
@@ -28,10 +50,10 @@ public struct HDF5Inspection: Sendable {
         let file: HDF5File
         do { file = try HDF5File.open(path) } catch { throw ProbeError("\(path): cannot open: \(error)") }
         defer { file.close() }
-        attributes = []
+        typedAttributes = []
         datasets = []
         do {
-            attributes = try Self.attributes(of: file)
+            typedAttributes = try Self.attributes(of: file)
             try collect(file, prefix: "")
         } catch {
             throw ProbeError("\(path): cannot read (truncated or damaged?): \(error)")
@@ -62,23 +84,14 @@ public struct HDF5Inspection: Sendable {
         }
     }
 
-    private static func attributes(of object: HDF5Object) throws -> [(name: String, value: String)] {
+    private static func attributes(of object: HDF5Object) throws -> [(name: String, value: AttributeValue)] {
         try object.attributeNames().map { name in
-            let (type, count) = try object.attributeInfo(name)
-            let value: String
-            switch type {
-            case .string:
-                value = try object.stringAttribute(name)
-            case .uint8, .int32, .int64:
-                let values = try object.arrayAttribute(name, as: Int64.self).map(String.init)
-                value = count == 1 ? values[0] : "[" + values.joined(separator: ", ") + "]"
-            case .float32, .float64:
-                let values = try object.arrayAttribute(name, as: Double.self).map { "\($0)" }
-                value = count == 1 ? values[0] : "[" + values.joined(separator: ", ") + "]"
-            default:
-                value = "<\(typeName(type))>"
+            switch try object.attributeInfo(name).0 {
+            case .string: (name, .text(try object.stringAttribute(name)))
+            case .uint8, .int32, .int64: (name, .integers(try object.arrayAttribute(name, as: Int64.self)))
+            case .float32, .float64: (name, .reals(try object.arrayAttribute(name, as: Double.self)))
+            case let type: (name, .other(typeName(type)))
             }
-            return (name, value)
         }
     }
 
@@ -116,5 +129,25 @@ public struct HDF5Inspection: Sendable {
             lines.append(line)
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The summary as JSON objects, one per line of `inspect --json`: first `{"record": "file", "path", "attributes":
+    /// {name: value}}` (numbers as numbers, one-element arrays as scalars, NaN as null), then one `{"record":
+    /// "dataset", "path", "type", "shape", "dimensions", "dimension_scale", "description"}` per dataset.
+    public func jsonObjects(path: String) -> [[String: Any]] {
+        func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        func json(_ value: AttributeValue) -> Any {
+            switch value {
+            case .text(let text): return text
+            case .integers(let values): return values.count == 1 ? values[0] : values
+            case .reals(let values): return values.count == 1 ? number(values[0]) : values.map(number)
+            case .other(let type): return "<\(type)>"
+            }
+        }
+        let attributes = Dictionary(typedAttributes.map { ($0.name, json($0.value)) }, uniquingKeysWith: { a, _ in a })
+        return [["record": "file", "path": path, "attributes": attributes]] + datasets.map { entry in
+            ["record": "dataset", "path": entry.path, "type": entry.type, "shape": entry.shape, "dimensions": entry.dimensions,
+             "dimension_scale": entry.isDimensionScale, "description": entry.description]
+        }
     }
 }
