@@ -55,6 +55,8 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Threads for the numeric kernels.")
     var threads: Int = 2
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Option(help: "Largest accepted |recomputed − captured| prompt key (0: they must be equal).")
     var keyTolerance: Float = 0
 
@@ -122,6 +124,7 @@ struct AblateCommand: ParsableCommand {
                              + "\(headers[0].numerics ?? "unknown"); ablate captures of one arithmetic together")
         }
         if let recorded = headers[0].numerics, let numerics = Numerics(rawValue: recorded) { languageModel.numerics = numerics }
+        try cacheOptions.apply(to: languageModel)
         let ablation = try Ablation(model: languageModel, modelPath: modelPath, options: options)
         for header in headers { try ablation.check(header) }
 

@@ -5,7 +5,7 @@ import sys
 COMMON_ROOT_ATTRIBUTES = [
     "schema", "schema_version", "tool_version", "created", "model_path", "model_sha256", "architecture",
     "n_layers", "n_heads", "n_kv_heads", "d_head", "rope_base", "rope_layout", "n_prompt", "n_decode",
-    "threads", "seed", "command_line", "numerics", "complete",
+    "threads", "seed", "command_line", "numerics", "kv_type", "complete",
 ]
 
 

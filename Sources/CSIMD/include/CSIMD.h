@@ -91,6 +91,21 @@ float csimd_dot(const float *a, const float *b, int64_t count);
 /// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.
 void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
 
+/// Half-precision rows (IEEE binary16 bit patterns, a float16 KV cache's storage; F16C on the x86 tiers, integer
+/// arithmetic on the portable one, every tier bit-identical).
+
+/// x[i] = h[i] widened to float, exactly.
+void csimd_widen_half(const uint16_t *h, float *x, int64_t count);
+
+/// h[i] = x[i] rounded to the nearest binary16 (ties to even), as IEEE conversion.
+void csimd_narrow_to_half(const float *x, uint16_t *h, int64_t count);
+
+/// csimd_dot with b in half precision: the same value as csimd_dot on b widened.
+float csimd_dot_half(const float *a, const uint16_t *b, int64_t count);
+
+/// csimd_weighted_sum with the rows in half precision: the same values as csimd_weighted_sum on the rows widened.
+void csimd_weighted_sum_half(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out);
+
 #include "CSIMDKQuant.h"
 
 #endif

@@ -9,7 +9,7 @@ extension LanguageModel {
     /// Scores, softmax and the weighted sum of values follow llama.cpp's non-flash path: float16 operands,
     /// float32 scores, probabilities rounded to float16 before they weight the values.
     func attend(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
-                        into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
+                into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
         if T <= WeightMatrix.integerBatchLimit && !(observer?.wantsAttention ?? false) {
             attendSmallBatch(layer: l, queries: q, rows: T, cache: cache, into: out, observer: observer)
             return
@@ -29,13 +29,14 @@ extension LanguageModel {
         // chunks stay on one worker so that no two threads add into one head's sums.
         let chunks = (T + chunk - 1) / chunk
         let wholeHeads = observer?.attentionSums(layer: l, head: 0) != nil
+        let matrices = floatMatrices(layer: l, cache: cache)
         let item = { (index: Int, part: Int) in
             let scores = scoreSpace + part * chunk * longest
             let head = index / chunks, r0 = (index % chunks) * chunk
             let g = head / c.groupSize
             let L = cache.length(layer: l, head: g)
             let prior = L - T
-            let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+            let (K, V) = matrices[g]
             let n = min(chunk, T - r0)
             // Causality: the rows of this chunk see only the first `visible` entries.
             let visible = prior + r0 + n
@@ -73,6 +74,20 @@ extension LanguageModel {
         }
     }
 
+    /// Each KV group's keys and values of layer `l` as float32 matrices for the matrix products: an f32 cache's own
+    /// storage, or an f16 cache's rows widened (exactly) once per layer into the workspace.
+    private func floatMatrices(layer l: Int, cache: KVCache) -> [(keys: UnsafePointer<Float>, values: UnsafePointer<Float>)] {
+        let heads = (0..<config.nKVHeads).map { cache.head(layer: l, group: $0) }
+        if cache.kvType == .f32 { return heads.map { $0.floatRows! } }
+        let stride = cache.maxLength * config.dHead
+        let keys = workspace.buffer("widenedKeys", count: heads.count * stride)
+        let values = workspace.buffer("widenedValues", count: heads.count * stride)
+        WorkerPool.shared.forEachRange(heads.count) { groups in
+            for g in groups { heads[g].widen(count: heads[g].length, keys: keys + g * stride, values: values + g * stride) }
+        }
+        return heads.indices.map { (UnsafePointer(keys + $0 * stride), UnsafePointer(values + $0 * stride)) }
+    }
+
     /// Boundaries `b[0] = 0 ≤ b[1] ≤ … ≤ b[parts] = count` that cut `0..<count` into runs of about equal total
     /// `cost`, only at multiples of `unit`.
     static func balancedSplit(_ count: Int, parts: Int, unit: Int, cost: (Int) -> Double) -> [Int] {
@@ -91,7 +106,7 @@ extension LanguageModel {
     }
 
     /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
-    func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
+    private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
                                   into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
         let longest = cache.maxLength
@@ -99,11 +114,10 @@ extension LanguageModel {
         WorkerPool.shared.forEachRange(c.nHeads) { heads in
             for head in heads {
                 let g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                let entries = cache.head(layer: l, group: g)
                 let sums = observer?.attentionSums(layer: l, head: head)
                 for i in 0..<T {
-                    self.attendRow(q + i * qDim + head * dh, keys: K, values: V, visible: L - T + i + 1,
+                    self.attendRow(q + i * qDim + head * dh, cache: entries, visible: entries.length - T + i + 1,
                                    scores: scoreSpace + head * longest, sums: sums, into: out + i * qDim + head * dh)
                 }
             }
@@ -113,7 +127,7 @@ extension LanguageModel {
     /// Rows of independent sequences, one segment per cache (batched decoding): every (segment, head) pair is
     /// one work item on the worker pool, each row attending causally to its own cache only.
     func attendSegments(layer l: Int, queries q: UnsafeMutablePointer<Float>,
-                                segments: [(cache: KVCache, rows: Range<Int>)], into out: UnsafeMutablePointer<Float>) {
+                        segments: [(cache: KVCache, rows: Range<Int>)], into out: UnsafeMutablePointer<Float>) {
         let c = config, dh = c.dHead, qDim = c.nHeads * dh
         let longest = segments.map { $0.cache.maxLength }.max() ?? 0
         let threads = WorkerPool.shared.threadCount
@@ -124,10 +138,9 @@ extension LanguageModel {
             for item in (items * part / threads)..<(items * (part + 1) / threads) {
                 let (cache, rows) = segments[item / c.nHeads]
                 let head = item % c.nHeads, g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
+                let entries = cache.head(layer: l, group: g)
                 for (i, row) in rows.enumerated() {
-                    self.attendRow(q + row * qDim + head * dh, keys: K, values: V, visible: L - rows.count + i + 1,
+                    self.attendRow(q + row * qDim + head * dh, cache: entries, visible: entries.length - rows.count + i + 1,
                                    scores: scores, sums: nil, into: out + row * qDim + head * dh)
                 }
             }
@@ -136,18 +149,15 @@ extension LanguageModel {
 
     /// One query row of one head over the first `visible` cache entries: scaled dot products, softmax (added to
     /// `sums` when given), float16 rounding of the probabilities under llama.cpp numerics, weighted sum of values.
-    func attendRow(_ query: UnsafePointer<Float>, keys K: UnsafePointer<Float>, values V: UnsafePointer<Float>,
-                           visible: Int, scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>?,
-                           into out: UnsafeMutablePointer<Float>) {
-        let dh = config.dHead
-        let scale = 1 / Float(dh).squareRoot()
-        for j in 0..<visible { scores[j] = Kernels.dot(query, K + j * dh, count: dh) * scale }
+    private func attendRow(_ query: UnsafePointer<Float>, cache entries: KVCache.Head, visible: Int,
+                           scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+        entries.scores(query, count: visible, scale: 1 / Float(config.dHead).squareRoot(), into: scores)
         let half = numerics == .llamaCpp
         Kernels.softmaxPrefix(scores, valid: visible, n: visible, roundedToHalf: half && sums == nil)
         if let sums {
             Kernels.add(sums, scores, count: visible)
             if half { Kernels.roundToHalf(scores, count: visible) }
         }
-        Kernels.weightedSum(scores, rows: V, count: visible, width: dh, into: out)
+        entries.weightedSum(scores, count: visible, into: out)
     }
 }

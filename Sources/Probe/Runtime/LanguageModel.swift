@@ -20,6 +20,12 @@ public final class LanguageModel: @unchecked Sendable {
     private let scratch = MatmulScratch()
     /// How the forward pass rounds; `.llamaCpp` unless changed.
     public var numerics: Numerics = .llamaCpp
+    /// How caches from `makeCache` store keys and values; nil (the default) follows the numerics
+    /// (`KVType.default(for:)`: f16 under llama-cpp numerics, f32 under float32).
+    public var kvType: KVType?
+
+    /// The storage `makeCache` gives caches now.
+    public var cacheType: KVType { kvType ?? .default(for: numerics) }
 
     /// Loads and checks a GGUF model; errors are one line naming the file.
     public convenience init(path: String) throws {
@@ -53,9 +59,9 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// An empty cache for this model.
+    /// An empty cache for this model, storing keys and values as `cacheType`.
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity)
+        KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity, kvType: cacheType)
     }
 
     /// Runs `tokens` at absolute `positions` through every layer, appending their keys and values to `cache`.
@@ -110,7 +116,11 @@ public final class LanguageModel: @unchecked Sendable {
             weights.tokenEmbedding.row(token, into: x + t * d)
             rope.angles(position: positions[t], cos: cosTable + t * c.ropeDims / 2, sin: sinTable + t * c.ropeDims / 2)
         }
-        for segment in segments { segment.cache.reserve(additional: segment.rows.count) }
+        for segment in segments {
+            precondition(segment.cache.kvType.holdsExactly(numerics),
+                         "a \(segment.cache.kvType.rawValue) cache cannot hold \(numerics.rawValue) numerics' keys and values")
+            segment.cache.reserve(additional: segment.rows.count)
+        }
 
         // Row-wise work (norms, splitting Q/K/V, biases, RoPE, rounding, SwiGLU) runs on the worker pool for a
         // prefill's many rows; a decoding step's few rows stay on the calling thread.
