@@ -17,3 +17,11 @@ def fail(message):
 def check(condition, message):
     if not condition:
         fail(message)
+
+
+def kv_value_bytes(attrs):
+    """Bytes per stored key or value element, from the file's kv_type attribute (f16: 2, f32: 4)."""
+    kv_type = attrs["kv_type"]
+    kv_type = kv_type.decode() if isinstance(kv_type, bytes) else kv_type
+    check(kv_type in ("f16", "f32"), f"kv_type {kv_type!r}")
+    return 2 if kv_type == "f16" else 4
