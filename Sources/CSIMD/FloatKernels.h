@@ -247,32 +247,60 @@ void FLOAT_KERNEL(round_to_half)(float *x, int64_t count) {
     for (; i < count; i++) x[i] = round_to_half1(x[i]);
 }
 
-float FLOAT_KERNEL(dot)(const float *a, const float *b, int64_t count) {
+/// Eight values at row[i …] of a row of floats (`half` 0) or of binary16 bits (`half` 1), as floats. The kernels
+/// below are written once over it: called with a constant `half`, each inlines to a float or a half version that do
+/// the same operations in the same order, so half rows give the float rows' results bit for bit.
+static inline __attribute__((always_inline)) f32x8 row8(const void *row, int64_t i, int half) {
+    return half ? widen8((const uint16_t *)row + i) : load8((const float *)row + i);
+}
+
+/// The value at row[i], as row8.
+static inline __attribute__((always_inline)) float row1(const void *row, int64_t i, int half) {
+    return half ? widen1(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+static inline __attribute__((always_inline)) float dot_rows(const float *a, const void *b, int64_t count, int half) {
     f32x8 acc = {0};
     int64_t i = 0;
-    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), load8(b + i), acc);
+    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), row8(b, i, half), acc);
     float s = acc[0];
     for (int l = 1; l < 8; l++) s += acc[l];
-    for (; i < count; i++) s += a[i] * b[i];
+    for (; i < count; i++) s += a[i] * row1(b, i, half);
     return s;
 }
 
-void FLOAT_KERNEL(weighted_sum)(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+static inline __attribute__((always_inline)) void weighted_sum_rows(const float *weights, const void *rows, int64_t count,
+                                                                    int64_t width, float *out, int half) {
     if (width == 64) {
         // Decoding's common case (d_head 64): the whole output row stays in eight vector registers.
         f32x8 acc[8] = {{0}};
         for (int64_t j = 0; j < count; j++) {
             const f32x8 w = splat8(weights[j]);
-            for (int k = 0; k < 8; k++) acc[k] = fma8(w, load8(rows + j * 64 + 8 * k), acc[k]);
+            for (int k = 0; k < 8; k++) acc[k] = fma8(w, row8(rows, j * 64 + 8 * k, half), acc[k]);
         }
         for (int k = 0; k < 8; k++) store8(out + 8 * k, acc[k]);
         return;
     }
+    // Other widths: element-wise out[k] += w · row[k] (a product, then a sum: no fused multiply-add), eight at a time.
     for (int64_t k = 0; k < width; k++) out[k] = 0;
     for (int64_t j = 0; j < count; j++) {
         const float w = weights[j];
-        for (int64_t k = 0; k < width; k++) out[k] += w * rows[j * width + k];
+        int64_t k = 0;
+        for (; k + 8 <= width; k += 8) store8(out + k, load8(out + k) + splat8(w) * row8(rows, j * width + k, half));
+        for (; k < width; k++) out[k] += w * row1(rows, j * width + k, half);
     }
+}
+
+float FLOAT_KERNEL(dot)(const float *a, const float *b, int64_t count) { return dot_rows(a, b, count, 0); }
+
+void FLOAT_KERNEL(weighted_sum)(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+    weighted_sum_rows(weights, rows, count, width, out, 0);
+}
+
+float FLOAT_KERNEL(dot_half)(const float *a, const uint16_t *b, int64_t count) { return dot_rows(a, b, count, 1); }
+
+void FLOAT_KERNEL(weighted_sum_half)(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out) {
+    weighted_sum_rows(weights, rows, count, width, out, 1);
 }
 
 void FLOAT_KERNEL(widen_half)(const uint16_t *h, float *x, int64_t count) {
@@ -288,39 +316,5 @@ void FLOAT_KERNEL(narrow_to_half)(const float *x, uint16_t *h, int64_t count) {
         uint16_t lanes[8];
         narrow8(splat8(x[i]), lanes);
         h[i] = lanes[0];
-    }
-}
-
-// dot_half and weighted_sum_half are dot and weighted_sum with each half operand widened first: the same
-// operations in the same order, so on half-representable rows they give the float kernels' results bit for bit.
-
-float FLOAT_KERNEL(dot_half)(const float *a, const uint16_t *b, int64_t count) {
-    f32x8 acc = {0};
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), widen8(b + i), acc);
-    float s = acc[0];
-    for (int l = 1; l < 8; l++) s += acc[l];
-    for (; i < count; i++) s += a[i] * widen1(b[i]);
-    return s;
-}
-
-void FLOAT_KERNEL(weighted_sum_half)(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out) {
-    if (width == 64) {
-        f32x8 acc[8] = {{0}};
-        for (int64_t j = 0; j < count; j++) {
-            const f32x8 w = splat8(weights[j]);
-            for (int k = 0; k < 8; k++) acc[k] = fma8(w, widen8(rows + j * 64 + 8 * k), acc[k]);
-        }
-        for (int k = 0; k < 8; k++) store8(out + 8 * k, acc[k]);
-        return;
-    }
-    // Element-wise out[k] += w · row[k] (no fused multiply-add, as weighted_sum's loop), eight columns at a time.
-    for (int64_t k = 0; k < width; k++) out[k] = 0;
-    for (int64_t j = 0; j < count; j++) {
-        const float w = weights[j];
-        const uint16_t *row = rows + j * width;
-        int64_t k = 0;
-        for (; k + 8 <= width; k += 8) store8(out + k, load8(out + k) + splat8(w) * widen8(row + k));
-        for (; k < width; k++) out[k] += w * widen1(row[k]);
     }
 }
