@@ -24,7 +24,7 @@ public enum EvaluationMerge {
                 throw ProbeError("\(path): made with \(mine.numerics) numerics, \(first) with \(theirs.numerics)")
             }
             guard mine.kvType == theirs.kvType else {
-                throw ProbeError("\(path): made with a \(mine.kvType) KV cache, \(first) with \(theirs.kvType) (cache_bytes would mix)")
+                throw ProbeError("\(path): made with kv_type \(mine.kvType), \(first) with \(theirs.kvType) (cache_bytes would mix)")
             }
             guard shard.toolVersion == reference.toolVersion else {
                 throw ProbeError("\(path): made by dapq-probe \(shard.toolVersion), \(first) by \(reference.toolVersion)")
