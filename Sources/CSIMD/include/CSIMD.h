@@ -1,7 +1,7 @@
 // The numeric kernels of Sources/Probe in C, so that one binary carries a version per instruction-set tier and
 // picks one at run time: the integer products of QuantizedMatrix and the float kernels of the forward pass
 // (softmax, SwiGLU, float16 rounding, attention's dot products). Tiers: `portable` (plain C vector code, any
-// CPU), `avx2` (x86 AVX2 + FMA) and `avx512vnni` (x86 AVX-512 with VNNI's `vpdpbusd`). The x86 tiers are
+// CPU), `avx2` (x86 AVX2 + FMA + F16C) and `avx512vnni` (x86 AVX-512 with VNNI's `vpdpbusd`). The x86 tiers are
 // compiled with per-function target attributes, so the default build (no -march/-target-cpu) carries them all;
 // the best tier the CPU and OS support is chosen when first needed. Every tier computes the same integer sums and
 // the same float operations in the same order: their results are bit-identical.
