@@ -145,6 +145,7 @@ public final class Ablation {
             }
             model.numerics = numerics
         }
+        try model.cacheType.check(for: model.numerics)
         let builder = contentBuilder
         let promptQueryRows = min(n, max(W, options.lookaheadPromptQueries))
         let extra = max(W, S) + options.lookaheadSteps + 2
@@ -259,7 +260,7 @@ public final class Ablation {
         var worst: (value: Float, layer: Int, head: Int, position: Int) = (0, 0, 0, 0)
         for l in 0..<c.nLayers {
             for g in 0..<c.nKVHeads {
-                let keys = cache.keys(layer: l, head: g)
+                let keys = cache.keys(layer: l, head: g, rows: 0..<n)
                 let base = (l * c.nKVHeads + g) * n * d
                 for i in 0..<(n * d) {
                     var diff = abs(keys[i] - capture.promptKeys[base + i])

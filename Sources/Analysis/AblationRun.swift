@@ -17,6 +17,8 @@ public struct AblationRun {
     /// The arithmetic asked for; nil: the captures' (an ablation must reproduce their keys, so another one is refused).
     public var numerics: Numerics?
     public var threads = 2
+    /// The KV cache storage; nil: the numerics' default (`LanguageModel.kvType`).
+    public var kvType: KVType?
     /// The command line recorded in the file.
     public var commandLine = ""
 
@@ -120,6 +122,8 @@ public struct AblationRun {
             languageModel = try LanguageModel(path: modelPath)
             // The captures' arithmetic, so their keys can be reproduced (and the file records it).
             if let arithmetic = recorded ?? numerics { languageModel.numerics = arithmetic }
+            if let kvType { try kvType.check(for: languageModel.numerics) }
+            languageModel.kvType = kvType
             ablation = try Ablation(model: languageModel, modelPath: modelPath, options: options)
             for header in headers { try ablation.check(header) }
             let metadata = try AblationMetadata(model: languageModel, modelPath: modelPath, threads: threads, commandLine: commandLine)

@@ -19,8 +19,8 @@ static uint64_t enabled_state(void) {
 static int x86_supports(csimd_tier tier) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    if (!osxsave || !avx) return 0;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+    if (!osxsave || !avx || !f16c) return 0; // F16C: the float kernels' half conversions
     uint64_t xcr0 = enabled_state();
     if ((xcr0 & 0x6) != 0x6) return 0; // xmm and ymm state
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
@@ -103,4 +103,14 @@ float csimd_dot(const float *a, const float *b, int64_t count) { return CSIMD_FL
 
 void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
     CSIMD_FLOAT_DISPATCH(weighted_sum, weights, rows, count, width, out);
+}
+
+void csimd_widen_half(const uint16_t *h, float *x, int64_t count) { CSIMD_FLOAT_DISPATCH(widen_half, h, x, count); }
+
+void csimd_narrow_to_half(const float *x, uint16_t *h, int64_t count) { CSIMD_FLOAT_DISPATCH(narrow_to_half, x, h, count); }
+
+float csimd_dot_half(const float *a, const uint16_t *b, int64_t count) { return CSIMD_FLOAT_DISPATCH(dot_half, a, b, count); }
+
+void csimd_weighted_sum_half(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out) {
+    CSIMD_FLOAT_DISPATCH(weighted_sum_half, weights, rows, count, width, out);
 }

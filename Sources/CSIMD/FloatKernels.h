@@ -12,6 +12,7 @@ typedef float f32x8 __attribute__((vector_size(32)));
 typedef double f64x4 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
 
 static inline __attribute__((always_inline)) f32x8 load8(const float *p) {
     f32x8 v;
@@ -88,6 +89,77 @@ static inline __attribute__((always_inline)) f32x8 round_to_half8(f32x8 x) {
 
 /// One value rounded to float16 and back (the same arithmetic on one lane).
 static inline __attribute__((always_inline)) float round_to_half1(float x) { return round_to_half8(splat8(x))[0]; }
+
+/// Eight IEEE binary16 values (bit patterns) widened to float, exactly: F16C's `vcvtph2ps` where the including file
+/// defines FLOAT_KERNELS_F16C, else integer arithmetic (exponent rebiased, subnormals scaled by one exact float
+/// subtraction, infinities and NaN kept, payload included).
+static inline __attribute__((always_inline)) f32x8 widen8(const uint16_t *p) {
+#if defined(FLOAT_KERNELS_F16C)
+    __m128i h;
+    memcpy(&h, p, sizeof h);
+    const __m256 f = _mm256_cvtph_ps(h);
+    f32x8 v;
+    memcpy(&v, &f, sizeof v);
+    return v;
+#else
+    u16x8 h16;
+    memcpy(&h16, p, sizeof h16);
+    const u32x8 h = __builtin_convertvector(h16, u32x8);
+    const u32x8 shifted = (h & 0x7FFFu) << 13;
+    const u32x8 exponent = shifted & 0x0F800000u;
+    u32x8 bits = shifted + (112u << 23);
+    const u32x8 special = (u32x8)(exponent == 0x0F800000u), tiny = (u32x8)(exponent == 0);
+    bits += special & (112u << 23);
+    bits += tiny & (1u << 23);
+    f32x8 magnitude, offset;
+    memcpy(&magnitude, &bits, sizeof magnitude);
+    const u32x8 offset_bits = tiny & (113u << 23);
+    memcpy(&offset, &offset_bits, sizeof offset);
+    magnitude -= offset;
+    u32x8 out;
+    memcpy(&out, &magnitude, sizeof out);
+    out |= (h & 0x8000u) << 16;
+    f32x8 v;
+    memcpy(&v, &out, sizeof v);
+    return v;
+#endif
+}
+
+/// One binary16 value widened to float (the same arithmetic on one lane).
+static inline __attribute__((always_inline)) float widen1(uint16_t h) {
+    const uint16_t lanes[8] = {h};
+    return widen8(lanes)[0];
+}
+
+/// Eight floats rounded to the nearest binary16 (ties to even, IEEE conversion) and stored as bit patterns: F16C's
+/// `vcvtps2ph` or, portably, round_to_half8 and the rounded value's bits rebiased (subnormals as exact integer
+/// multiples of 2⁻²⁴; beyond the largest half, infinity; NaN quiet with its payload's top bits, as F16C).
+static inline __attribute__((always_inline)) void narrow8(f32x8 x, uint16_t *p) {
+#if defined(FLOAT_KERNELS_F16C)
+    __m256 f;
+    memcpy(&f, &x, sizeof f);
+    const __m128i h = _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    memcpy(p, &h, sizeof h);
+#else
+    const f32x8 rounded = round_to_half8(x);
+    u32x8 bits;
+    memcpy(&bits, &rounded, sizeof bits);
+    const u32x8 magnitude_bits = bits & 0x7FFFFFFFu;
+    f32x8 magnitude;
+    memcpy(&magnitude, &magnitude_bits, sizeof magnitude);
+    const u32x8 normal = (magnitude_bits - 0x38000000u) >> 13;
+    const u32x8 is_normal = (u32x8)(magnitude_bits >= 0x38800000u), is_special = (u32x8)(magnitude_bits >= 0x7F800000u);
+    // Below 2⁻¹⁴ the value is a whole number of 2⁻²⁴ (lanes at or above it are zeroed first: no conversion overflows).
+    const f32x8 small = select8((i32x8)~is_normal, magnitude, splat8(0));
+    const u32x8 subnormal = (u32x8)__builtin_convertvector(small * 16777216.0f, i32x8);
+    const u32x8 special = 0x7C00u | ((u32x8)(magnitude_bits > 0x7F800000u) & (0x200u | ((magnitude_bits >> 13) & 0x3FFu)));
+    u32x8 h = (is_normal & normal) | (~is_normal & subnormal);
+    h = (is_special & special) | (~is_special & h);
+    h |= (bits >> 16) & 0x8000u;
+    const u16x8 h16 = __builtin_convertvector(h, u16x8);
+    memcpy(p, &h16, sizeof h16);
+#endif
+}
 
 /// The largest of the eight lanes: halves compared, then quarters, then the last two.
 static inline __attribute__((always_inline)) float largest8(f32x8 v) {
@@ -175,30 +247,74 @@ void FLOAT_KERNEL(round_to_half)(float *x, int64_t count) {
     for (; i < count; i++) x[i] = round_to_half1(x[i]);
 }
 
-float FLOAT_KERNEL(dot)(const float *a, const float *b, int64_t count) {
+/// Eight values at row[i …] of a row of floats (`half` 0) or of binary16 bits (`half` 1), as floats. The kernels
+/// below are written once over it: called with a constant `half`, each inlines to a float or a half version that do
+/// the same operations in the same order, so half rows give the float rows' results bit for bit.
+static inline __attribute__((always_inline)) f32x8 row8(const void *row, int64_t i, int half) {
+    return half ? widen8((const uint16_t *)row + i) : load8((const float *)row + i);
+}
+
+/// The value at row[i], as row8.
+static inline __attribute__((always_inline)) float row1(const void *row, int64_t i, int half) {
+    return half ? widen1(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+static inline __attribute__((always_inline)) float dot_rows(const float *a, const void *b, int64_t count, int half) {
     f32x8 acc = {0};
     int64_t i = 0;
-    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), load8(b + i), acc);
+    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), row8(b, i, half), acc);
     float s = acc[0];
     for (int l = 1; l < 8; l++) s += acc[l];
-    for (; i < count; i++) s += a[i] * b[i];
+    for (; i < count; i++) s += a[i] * row1(b, i, half);
     return s;
 }
 
-void FLOAT_KERNEL(weighted_sum)(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+static inline __attribute__((always_inline)) void weighted_sum_rows(const float *weights, const void *rows, int64_t count,
+                                                                    int64_t width, float *out, int half) {
     if (width == 64) {
         // Decoding's common case (d_head 64): the whole output row stays in eight vector registers.
         f32x8 acc[8] = {{0}};
         for (int64_t j = 0; j < count; j++) {
             const f32x8 w = splat8(weights[j]);
-            for (int k = 0; k < 8; k++) acc[k] = fma8(w, load8(rows + j * 64 + 8 * k), acc[k]);
+            for (int k = 0; k < 8; k++) acc[k] = fma8(w, row8(rows, j * 64 + 8 * k, half), acc[k]);
         }
         for (int k = 0; k < 8; k++) store8(out + 8 * k, acc[k]);
         return;
     }
+    // Other widths: element-wise out[k] += w · row[k] (a product, then a sum: no fused multiply-add), eight at a time.
     for (int64_t k = 0; k < width; k++) out[k] = 0;
     for (int64_t j = 0; j < count; j++) {
         const float w = weights[j];
-        for (int64_t k = 0; k < width; k++) out[k] += w * rows[j * width + k];
+        int64_t k = 0;
+        for (; k + 8 <= width; k += 8) store8(out + k, load8(out + k) + splat8(w) * row8(rows, j * width + k, half));
+        for (; k < width; k++) out[k] += w * row1(rows, j * width + k, half);
+    }
+}
+
+float FLOAT_KERNEL(dot)(const float *a, const float *b, int64_t count) { return dot_rows(a, b, count, 0); }
+
+void FLOAT_KERNEL(weighted_sum)(const float *weights, const float *rows, int64_t count, int64_t width, float *out) {
+    weighted_sum_rows(weights, rows, count, width, out, 0);
+}
+
+float FLOAT_KERNEL(dot_half)(const float *a, const uint16_t *b, int64_t count) { return dot_rows(a, b, count, 1); }
+
+void FLOAT_KERNEL(weighted_sum_half)(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out) {
+    weighted_sum_rows(weights, rows, count, width, out, 1);
+}
+
+void FLOAT_KERNEL(widen_half)(const uint16_t *h, float *x, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) store8(x + i, widen8(h + i));
+    for (; i < count; i++) x[i] = widen1(h[i]);
+}
+
+void FLOAT_KERNEL(narrow_to_half)(const float *x, uint16_t *h, int64_t count) {
+    int64_t i = 0;
+    for (; i + 8 <= count; i += 8) narrow8(load8(x + i), h + i);
+    for (; i < count; i++) {
+        uint16_t lanes[8];
+        narrow8(splat8(x[i]), lanes);
+        h[i] = lanes[0];
     }
 }

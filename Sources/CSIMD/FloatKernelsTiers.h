@@ -10,7 +10,11 @@
     void prefix##exp(const float *x, float *y, int64_t count);                                             \
     void prefix##round_to_half(float *x, int64_t count);                                                   \
     float prefix##dot(const float *a, const float *b, int64_t count);                                      \
-    void prefix##weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
+    void prefix##weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out); \
+    void prefix##widen_half(const uint16_t *h, float *x, int64_t count);                                 \
+    void prefix##narrow_to_half(const float *x, uint16_t *h, int64_t count);                                 \
+    float prefix##dot_half(const float *a, const uint16_t *b, int64_t count);                               \
+    void prefix##weighted_sum_half(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out);
 
 CSIMD_DECLARE_FLOAT_KERNELS(csimd_portable_)
 #if defined(__x86_64__)

@@ -48,7 +48,7 @@ public final class PromptEvidence {
         var keys = [Float](repeating: 0, count: c.nLayers * c.nKVHeads * n * d)
         for l in 0..<c.nLayers {
             for g in 0..<c.nKVHeads {
-                let source = cache.keys(layer: l, head: g)
+                let source = cache.keys(layer: l, head: g, rows: 0..<n)
                 for i in 0..<(n * d) { keys[(l * c.nKVHeads + g) * n * d + i] = source[i] }
             }
         }

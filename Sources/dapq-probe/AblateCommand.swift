@@ -95,6 +95,7 @@ struct AblateCommand: ParsableCommand {
         ablation.model = modelOptions.model
         ablation.numerics = modelOptions.numerics
         ablation.threads = modelOptions.threads
+        ablation.kvType = modelOptions.cacheOptions.kvType
         ablation.commandLine = ModelProvenance.shellQuoted(CommandLine.arguments)
 
         let display = ProgressDisplay(mode: progress)

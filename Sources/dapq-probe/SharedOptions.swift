@@ -13,8 +13,14 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Arithmetic: llama-cpp (8-bit activations, float16 K/V, as llama.cpp; the default) or float32 (dequantized weights, as a PyTorch analysis).")
     var numerics: Numerics?
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let kvType = cacheOptions.kvType, let numerics, !kvType.holdsExactly(numerics) {
+            throw ValidationError("--kv-type \(kvType.rawValue) cannot hold \(numerics.rawValue) numerics' keys and values "
+                                  + "(they are not rounded to half); use --kv-type f32, the default there")
+        }
     }
 
     /// Loads the model after setting the thread count and the SIMD tier (`DAPQ_PROBE_SIMD`, when set).
@@ -23,6 +29,7 @@ struct ModelOptions: ParsableArguments {
         try SIMDTier.applyEnvironment()
         let loaded = try LanguageModel(path: try ModelCatalogue.resolve(model))
         loaded.numerics = numerics ?? .llamaCpp
+        try cacheOptions.apply(to: loaded)
         return loaded
     }
 }
@@ -31,6 +38,18 @@ struct ModelOptions: ParsableArguments {
 struct SeedOptions: ParsableArguments {
     @Option(help: "Seed of every random choice: the random policy, random pseudo content, and in ruler the samples.")
     var seed: UInt64 = 0
+}
+
+/// `--kv-type`, for every command that builds KV caches (through `ModelOptions`, and `ablate`).
+struct CacheOptions: ParsableArguments {
+    @Option(help: "KV cache storage: f16 (2 bytes a value; the default under llama-cpp numerics, which round keys and values to half anyway) or f32 (4 bytes; the default, and the only one allowed, under float32 numerics). The results are identical; f16 holds half the memory.")
+    var kvType: KVType?
+
+    /// Makes `model`'s caches use `--kv-type` (after its numerics are set); f16 under float32 numerics is an error.
+    func apply(to model: LanguageModel) throws {
+        if let kvType { try kvType.check(for: model.numerics) }
+        model.kvType = kvType
+    }
 }
 
 /// `--prompt`/`--prompt-file` and `--chat`.
@@ -65,3 +84,4 @@ struct PromptOptions: ParsableArguments {
 }
 
 extension Numerics: ExpressibleByArgument {}
+extension KVType: ExpressibleByArgument {}

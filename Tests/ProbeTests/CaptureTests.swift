@@ -100,13 +100,13 @@ final class CaptureTests: TemporaryDirectoryTestCase {
                 let keys = cache.keys(layer: l, head: g), values = cache.values(layer: l, head: g)
                 for p in 0..<n {
                     let stored = Array(data.promptKeys[(((l * c.nKVHeads + g) * n + p) * d)...].prefix(d))
-                    XCTAssertEqual(stored, Array(UnsafeBufferPointer(start: keys + p * d, count: d)), "rot_k l\(l) g\(g) p\(p)")
+                    XCTAssertEqual(stored, Array(keys[(p * d)..<(p * d + d)]), "rot_k l\(l) g\(g) p\(p)")
                     let storedValues = Array(data.promptValues![(((l * c.nKVHeads + g) * n + p) * d)...].prefix(d))
-                    XCTAssertEqual(storedValues, Array(UnsafeBufferPointer(start: values + p * d, count: d)))
+                    XCTAssertEqual(storedValues, Array(values[(p * d)..<(p * d + d)]))
                 }
                 for s in 0..<steps {
                     let stored = Array(data.decodeKeys[(((l * c.nKVHeads + g) * steps + s) * d)...].prefix(d))
-                    XCTAssertEqual(stored, Array(UnsafeBufferPointer(start: keys + (n + s) * d, count: d)), "decode rot_k s\(s)")
+                    XCTAssertEqual(stored, Array(keys[((n + s) * d)..<((n + s) * d + d)]), "decode rot_k s\(s)")
                 }
             }
             for h in 0..<c.nHeads {

@@ -46,4 +46,21 @@ final class CommandLineErrorTests: XCTestCase {
         XCTAssertNotNil(object?["ids"] as? [Int])
         XCTAssertNotNil(object?["text"] as? String)
     }
+
+    /// `--kv-type`: f16 and f32 generate the same ids; f16 under float32 numerics is refused, naming the flags.
+    func testKVTypeChoosesTheStorageAndHalfNeedsLlamaCppNumerics() throws {
+        let url = try TestPaths.temporaryDirectory().appendingPathComponent("tiny.gguf")
+        try TinyModel.builder().write(to: url)
+        let common = ["generate", "--model", url.path, "--prompt", "abcdefghijklmnop", "--max-tokens", "6", "--json"]
+        let half = try runCommand(try TestPaths.binary(), common + ["--kv-type", "f16"])
+        let float = try runCommand(try TestPaths.binary(), common + ["--kv-type", "f32"])
+        XCTAssertEqual(half.status, 0, half.stderr)
+        XCTAssertEqual(float.status, 0, float.stderr)
+        let ids = { (r: CommandResult) in (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["ids"] as? [Int] }
+        XCTAssertNotNil(ids(half))
+        XCTAssertEqual(ids(half), ids(float))
+        let refused = try runCommand(try TestPaths.binary(), common + ["--numerics", "float32", "--kv-type", "f16"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--kv-type f16 cannot hold float32 numerics"), refused.stderr)
+    }
 }

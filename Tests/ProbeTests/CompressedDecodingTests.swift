@@ -51,7 +51,7 @@ final class CompressedDecodingTests: XCTestCase {
         let e = try evidence(prompt)
         let full = e.truthTokens
         XCTAssertTrue(model.tokenizer.decode(full).contains("4721"), "the full cache answers: \(model.tokenizer.decode(full))")
-        let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * MemoryLayout<Float>.size
+        let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * model.cacheType.bytesPerValue
 
         // Everything but one far-away filler token: the same answer, logits within a hair, one entry less per head.
         let far = 40
@@ -78,6 +78,7 @@ final class CompressedDecodingTests: XCTestCase {
     func testCacheBytesFollowTheFormulaAndBatchedDecodingEqualsOneByOne() throws {
         let model = try CompressionPolicyTests.model()
         let c = model.config
+        XCTAssertEqual(model.cacheType.bytesPerValue, 2, "llama-cpp numerics hold keys and values in float16")
         let (prompt, _) = try CompressionPolicyTests.needlePrompt(model)
         var settings = CompressionSettings()
         settings.window = 8
@@ -93,8 +94,8 @@ final class CompressedDecodingTests: XCTestCase {
         for (a, b) in zip(oneByOne.cells, batched.cells) {
             XCTAssertEqual(a.tokens, b.tokens, "\(a.policy) \(a.budget): batched decoding equals one by one")
             XCTAssertEqual(a.kept, b.kept)
-            let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * 4
-            XCTAssertEqual(b.cacheBytes, b.entries * entryBytes, "B × layers × KV heads × d_head × 2 × 4 bytes")
+            let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * model.cacheType.bytesPerValue
+            XCTAssertEqual(b.cacheBytes, b.entries * entryBytes, "B × layers × KV heads × d_head × 2 × bytes per value")
             let fed = max(0, b.tokens.count - (b.tokens.count == maxTokens ? 1 : 0))
             XCTAssertEqual(b.finalCacheBytes, (b.entries + fed) * entryBytes, "plus the generated tokens fed back")
         }

@@ -171,7 +171,7 @@ final class CompressionPolicyTests: XCTestCase {
         for cell in result.cells {
             XCTAssertEqual(cell.tokens, result.fullTokens, "\(cell.policy) at \(cell.budget)")
             XCTAssertEqual(cell.entries, prompt.count)
-            XCTAssertEqual(cell.cacheBytes, prompt.count * model.config.nLayers * model.config.nKVHeads * model.config.dHead * 2 * 4)
+            XCTAssertEqual(cell.cacheBytes, prompt.count * model.config.nLayers * model.config.nKVHeads * model.config.dHead * 2 * model.cacheType.bytesPerValue)
         }
     }
 

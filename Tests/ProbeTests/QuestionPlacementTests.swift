@@ -76,7 +76,7 @@ final class QuestionPlacementTests: XCTestCase {
         XCTAssertEqual(inside.promptLength, n)
         XCTAssertEqual(outside.promptLength, n)
         XCTAssertEqual(inside.cells.count, outside.cells.count)
-        let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * 4
+        let entryBytes = c.nLayers * c.nKVHeads * c.dHead * 2 * model.cacheType.bytesPerValue
         for (a, b) in zip(inside.cells, outside.cells) {
             XCTAssertEqual(a.policy, b.policy)
             XCTAssertEqual(a.entries, b.entries, "\(a.policy) \(a.budget)")

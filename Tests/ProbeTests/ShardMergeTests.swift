@@ -79,6 +79,11 @@ final class ShardMergeTests: TemporaryDirectoryTestCase {
         try refused([path("m1.h5"), one, other], "another grid")
         try refused([path("m2.h5"), one], "lack 2 of the grid's 6 cells: niah/L400/d50/full/0, niah/L400/d50/snapkv/32")
         try refused([path("m3.h5"), one, two, one], "is also in")
+        // A shard whose caches had another storage (its recorded kv_type changed) is refused: cache_bytes would mix.
+        let stored = try HDF5File.open(two, mode: .readWrite)
+        try stored.setAttribute("kv_type", "f32")
+        stored.close()
+        try refused([path("m5.h5"), one, two], "made with kv_type f32")
         // A shard of another model (its recorded hash changed) is refused.
         let file = try HDF5File.open(two, mode: .readWrite)
         try file.setAttribute("model_sha256", String(repeating: "0", count: 64))

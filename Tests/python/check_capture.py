@@ -45,7 +45,7 @@ def check_h5py(path, values, attention, span):
         for name in COMMON_ROOT_ATTRIBUTES:
             check(name in a, f"root attribute {name!r} missing")
         for name in ["schema", "tool_version", "created", "model_path", "model_sha256", "architecture",
-                     "rope_layout", "command_line", "numerics"]:
+                     "rope_layout", "command_line", "numerics", "kv_type"]:
             check(isinstance(a[name], str), f"root attribute {name!r} is not a string: {a[name]!r}")
         check(a["schema"] == "dapq-probe/capture", f"schema is {a['schema']!r}")
         check(int(a["schema_version"]) == 2, "schema_version is not 2")

@@ -8,7 +8,7 @@ import sys
 import h5py
 import numpy as np
 
-from checks import COMMON_ROOT_ATTRIBUTES, check, fail
+from checks import COMMON_ROOT_ATTRIBUTES, check, fail, kv_value_bytes
 
 
 def main(path):
@@ -19,6 +19,7 @@ def main(path):
         check(int(f.attrs["complete"]) == 1, "complete")
         n = int(f.attrs["n_prompt"])
         L, G, d = (int(f.attrs[k]) for k in ("n_layers", "n_kv_heads", "d_head"))
+        value_bytes = kv_value_bytes(f.attrs)
         max_tokens = int(f.attrs["max_tokens"])
         for name in ("window", "pool_kernel", "pseudo_content", "pseudo_position", "pseudo_far_offset", "expected_covariance",
                      "expected_value_norm", "expected_epsilon", "question_placement", "question_tokens"):
@@ -44,7 +45,7 @@ def main(path):
         tokens = f["cells/tokens"][()]
         n_generated = f["cells/n_generated"][()]
         check(tokens.shape == (len(policies), max_tokens), "cells/tokens shape")
-        entry_bytes = L * G * d * 2 * 4
+        entry_bytes = L * G * d * 2 * value_bytes
         for i, (policy, budget) in enumerate(zip(policies, budgets)):
             kept = f[f"kept/{policy}_{budget}"][()]
             check(kept.shape[:2] == (L, G), f"{policy} {budget}: kept shape {kept.shape}")
@@ -60,8 +61,8 @@ def main(path):
                 check(counts.sum() == entries[i] * L * G, f"pyramidkv {budget}: mean budget {counts.mean()} != {entries[i]}")
             else:
                 check(np.all(counts == entries[i]), f"{policy} {budget}: not exactly {entries[i]} per (layer, KV head)")
-            check(cache_bytes[i] == counts.sum() * d * 2 * 4, f"{policy} {budget}: cache_bytes {cache_bytes[i]}")
-            check(cache_bytes[i] == entries[i] * entry_bytes, f"{policy} {budget}: cache_bytes != B x L x G x d x 2 x 4")
+            check(cache_bytes[i] == counts.sum() * d * 2 * value_bytes, f"{policy} {budget}: cache_bytes {cache_bytes[i]}")
+            check(cache_bytes[i] == entries[i] * entry_bytes, f"{policy} {budget}: cache_bytes != B x L x G x d x 2 x value bytes")
             answer = tokens[i][tokens[i] >= 0]
             check(answer.size == n_generated[i], f"{policy} {budget}: n_generated")
             fed = answer.size - (1 if answer.size == max_tokens else 0)

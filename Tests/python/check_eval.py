@@ -11,7 +11,7 @@ import sys
 import h5py
 import numpy as np
 
-from checks import COMMON_ROOT_ATTRIBUTES, check, fail
+from checks import COMMON_ROOT_ATTRIBUTES, check, fail, kv_value_bytes
 
 
 def words(text):
@@ -45,6 +45,7 @@ def main(path, csv_path):
         check(int(f.attrs["complete"]) == 1, "complete")
         grid = json.loads(f.attrs["grid"])
         L, G, d = (int(f.attrs[k]) for k in ("n_layers", "n_kv_heads", "d_head"))
+        value_bytes = kv_value_bytes(f.attrs)
         c = {name: f["cells/" + name][()] for name in f["cells"]}
     for name in ("task", "policy", "placement", "answer", "reference"):
         c[name] = text(c[name])
@@ -65,7 +66,7 @@ def main(path, csv_path):
             expected = ruler_score(answer, reference.split(" | "))
             check(math.isnan(c["depth"][i]) and c["sample"][i] >= 0, f"row {i}: RULER depth/sample")
         check(abs(c["score"][i] - expected) < 1e-12, f"row {i}: score {c['score'][i]} != recomputed {expected} for {answer!r}")
-        check(c["cache_bytes"][i] == c["entries"][i] * L * G * d * 2 * 4, f"row {i}: cache_bytes")
+        check(c["cache_bytes"][i] == c["entries"][i] * L * G * d * 2 * value_bytes, f"row {i}: cache_bytes")
         if c["policy"][i] == "full":
             check(c["budget"][i] == 0 and c["entries"][i] == c["prompt_tokens"][i], f"row {i}: full keeps the prompt")
         else:

@@ -1,7 +1,7 @@
 // The numeric kernels of Sources/Probe in C, so that one binary carries a version per instruction-set tier and
 // picks one at run time: the integer products of QuantizedMatrix and the float kernels of the forward pass
 // (softmax, SwiGLU, float16 rounding, attention's dot products). Tiers: `portable` (plain C vector code, any
-// CPU), `avx2` (x86 AVX2 + FMA) and `avx512vnni` (x86 AVX-512 with VNNI's `vpdpbusd`). The x86 tiers are
+// CPU), `avx2` (x86 AVX2 + FMA + F16C) and `avx512vnni` (x86 AVX-512 with VNNI's `vpdpbusd`). The x86 tiers are
 // compiled with per-function target attributes, so the default build (no -march/-target-cpu) carries them all;
 // the best tier the CPU and OS support is chosen when first needed. Every tier computes the same integer sums and
 // the same float operations in the same order: their results are bit-identical.
@@ -90,6 +90,21 @@ float csimd_dot(const float *a, const float *b, int64_t count);
 
 /// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.
 void csimd_weighted_sum(const float *weights, const float *rows, int64_t count, int64_t width, float *out);
+
+/// Half-precision rows (IEEE binary16 bit patterns, a float16 KV cache's storage; F16C on the x86 tiers, integer
+/// arithmetic on the portable one, every tier bit-identical).
+
+/// x[i] = h[i] widened to float, exactly.
+void csimd_widen_half(const uint16_t *h, float *x, int64_t count);
+
+/// h[i] = x[i] rounded to the nearest binary16 (ties to even), as IEEE conversion.
+void csimd_narrow_to_half(const float *x, uint16_t *h, int64_t count);
+
+/// csimd_dot with b in half precision: the same value as csimd_dot on b widened.
+float csimd_dot_half(const float *a, const uint16_t *b, int64_t count);
+
+/// csimd_weighted_sum with the rows in half precision: the same values as csimd_weighted_sum on the rows widened.
+void csimd_weighted_sum_half(const float *weights, const uint16_t *rows, int64_t count, int64_t width, float *out);
 
 #include "CSIMDKQuant.h"
 

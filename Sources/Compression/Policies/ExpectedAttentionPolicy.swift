@@ -48,7 +48,7 @@ public struct ExpectedAttentionPolicy: EvictionPolicy {
         var logits = [Double](repeating: 0, count: m)
         for l in 0..<c.nLayers {
             for g in 0..<c.nKVHeads {
-                let K = evidence.cache.keys(layer: l, head: g) + sinks * d
+                let K = evidence.cache.keys(layer: l, head: g, rows: sinks..<n)
                 for i in 0..<(m * d) { keys[i] = Double(K[i]) }
                 var groupMean = [Double](repeating: 0, count: m)
                 for member in 0..<c.groupSize {
@@ -67,7 +67,7 @@ public struct ExpectedAttentionPolicy: EvictionPolicy {
                     for j in 0..<m { logits[j] = Foundation.exp(logits[j] - largest); total += logits[j] }
                     for j in 0..<m { groupMean[j] += logits[j] / total / Double(c.groupSize) }
                 }
-                let V = evidence.cache.values(layer: l, head: g) + sinks * d
+                let V = evidence.cache.values(layer: l, head: g, rows: sinks..<n)
                 let base = (l * c.nKVHeads + g) * n
                 var best = -Double.infinity
                 for j in 0..<m {

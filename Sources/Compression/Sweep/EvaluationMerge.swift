@@ -2,7 +2,7 @@ import Foundation
 import Probe
 
 /// Joins the files of a sharded sweep (`--shard I/N`) into the file an unsharded run writes: the shards must
-/// share the grid, the model (SHA-256), the numerics and the tool version; no cell may appear twice; every cell of
+/// share the grid, the model (SHA-256), the numerics, the KV cache type and the tool version; no cell may appear twice; every cell of
 /// the grid must be there. Rows come out in grid order.
 public enum EvaluationMerge {
     /// The merged rows and the grid, with the provenance to write (the shards', with `commandLine`).
@@ -22,6 +22,9 @@ public enum EvaluationMerge {
             }
             guard mine.numerics == theirs.numerics else {
                 throw ProbeError("\(path): made with \(mine.numerics) numerics, \(first) with \(theirs.numerics)")
+            }
+            guard mine.kvType == theirs.kvType else {
+                throw ProbeError("\(path): made with kv_type \(mine.kvType), \(first) with \(theirs.kvType) (cache_bytes would mix)")
             }
             guard shard.toolVersion == reference.toolVersion else {
                 throw ProbeError("\(path): made by dapq-probe \(shard.toolVersion), \(first) by \(reference.toolVersion)")

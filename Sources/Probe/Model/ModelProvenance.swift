@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a result came from, as every dapq-probe output file records it: the model file and its SHA-256,
-/// its family and shapes, the arithmetic, the thread count, the SIMD tier of the integer kernels and the command line.
+/// its family and shapes, the arithmetic, the KV cache's storage, the thread count, the SIMD tier of the integer kernels and the command line.
 public struct ModelProvenance: Sendable {
     /// The GGUF file the model came from, and its SHA-256 (hex).
     public var modelPath: String
@@ -17,6 +17,8 @@ public struct ModelProvenance: Sendable {
     public var ropeLayout: String
     /// How the forward pass rounded (`llama-cpp`, `float32`).
     public var numerics: String
+    /// How the KV caches stored keys and values (`f16`, `f32`; `unrecorded` in files written before it was recorded).
+    public var kvType: String
     /// Threads of the numeric kernels.
     public var threads: Int
     /// The `SIMDTier` the integer kernels ran on (`unrecorded` in files written before it was recorded).
@@ -37,6 +39,7 @@ public struct ModelProvenance: Sendable {
         ropeBase = Double(c.ropeBase)
         ropeLayout = c.architecture.ropeLayout.rawValue
         numerics = model.numerics.rawValue
+        kvType = model.cacheType.rawValue
         self.threads = threads
         simdTier = SIMDTier.active.rawValue
         self.commandLine = commandLine
@@ -55,6 +58,7 @@ public struct ModelProvenance: Sendable {
         ropeBase = try file.attribute("rope_base", as: Double.self)
         ropeLayout = try file.stringAttribute("rope_layout")
         numerics = try file.stringAttribute("numerics")
+        kvType = try file.hasAttribute("kv_type") ? try file.stringAttribute("kv_type") : "unrecorded"
         threads = try file.attribute("threads", as: Int.self)
         simdTier = try file.hasAttribute("simd_tier") ? try file.stringAttribute("simd_tier") : "unrecorded"
         self.commandLine = commandLine
@@ -83,6 +87,7 @@ public struct ModelProvenance: Sendable {
         try file.setAttribute("simd_tier", simdTier)
         try file.setAttribute("command_line", commandLine)
         try file.setAttribute("numerics", numerics)
+        try file.setAttribute("kv_type", kvType)
     }
 
     /// `arguments` joined as a POSIX shell would need them quoted.

@@ -52,4 +52,15 @@ extension Kernels {
                             into out: UnsafeMutablePointer<Float>) {
         csimd_weighted_sum(weights, rows, Int64(count), Int64(width), out)
     }
+
+    /// `dot` with `b` in float16 (IEEE bits): the same value as `dot` on `b` widened (CSIMD, F16C on the x86 tiers).
+    @inline(__always) static func dot(_ a: UnsafePointer<Float>, half b: UnsafePointer<UInt16>, count: Int) -> Float {
+        csimd_dot_half(a, b, Int64(count))
+    }
+
+    /// `weightedSum` with the rows in float16 (IEEE bits): the same values as `weightedSum` on the rows widened.
+    static func weightedSum(_ weights: UnsafePointer<Float>, halfRows rows: UnsafePointer<UInt16>, count: Int, width: Int,
+                            into out: UnsafeMutablePointer<Float>) {
+        csimd_weighted_sum_half(weights, rows, Int64(count), Int64(width), out)
+    }
 }

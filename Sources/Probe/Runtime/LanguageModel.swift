@@ -15,10 +15,17 @@ public final class LanguageModel: @unchecked Sendable {
     public let weights: ModelWeights
     public let tokenizer: Tokenizer
     private let rope: Rope
-    private let workspace = Workspace()
+    /// Scratch buffers of the forward pass (also attention's, in Attention.swift).
+    let workspace = Workspace()
     private let scratch = MatmulScratch()
     /// How the forward pass rounds; `.llamaCpp` unless changed.
     public var numerics: Numerics = .llamaCpp
+    /// How caches from `makeCache` store keys and values; nil (the default) follows the numerics
+    /// (`KVType.default(for:)`: f16 under llama-cpp numerics, f32 under float32).
+    public var kvType: KVType?
+
+    /// The storage `makeCache` gives caches now.
+    public var cacheType: KVType { kvType ?? .default(for: numerics) }
 
     /// Loads and checks a GGUF model; errors are one line naming the file.
     public convenience init(path: String) throws {
@@ -52,9 +59,9 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// An empty cache for this model.
+    /// An empty cache for this model, storing keys and values as `cacheType`.
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity)
+        KVCache(nLayers: config.nLayers, nKVHeads: config.nKVHeads, dHead: config.dHead, capacity: capacity, kvType: cacheType)
     }
 
     /// Runs `tokens` at absolute `positions` through every layer, appending their keys and values to `cache`.
@@ -109,7 +116,11 @@ public final class LanguageModel: @unchecked Sendable {
             weights.tokenEmbedding.row(token, into: x + t * d)
             rope.angles(position: positions[t], cos: cosTable + t * c.ropeDims / 2, sin: sinTable + t * c.ropeDims / 2)
         }
-        for segment in segments { segment.cache.reserve(additional: segment.rows.count) }
+        for segment in segments {
+            precondition(segment.cache.kvType.holdsExactly(numerics),
+                         "a \(segment.cache.kvType.rawValue) cache cannot hold \(numerics.rawValue) numerics' keys and values")
+            segment.cache.reserve(additional: segment.rows.count)
+        }
 
         // Row-wise work (norms, splitting Q/K/V, biases, RoPE, rounding, SwiGLU) runs on the worker pool for a
         // prefill's many rows; a decoding step's few rows stay on the calling thread.
@@ -180,151 +191,5 @@ public final class LanguageModel: @unchecked Sendable {
         var out = [Float](repeating: 0, count: rows * c.vocabularySize)
         out.withUnsafeMutableBufferPointer { weights.output.apply(h, count: rows, into: $0.baseAddress!, scratch: scratch, numerics: numerics) }
         return out
-    }
-
-    /// Causal attention of the batch's queries over the cache (which already holds the batch), per query head.
-    /// Scores, softmax and the weighted sum of values follow llama.cpp's non-flash path: float16 operands,
-    /// float32 scores, probabilities rounded to float16 before they weight the values.
-    private func attend(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
-                        into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
-        if T <= WeightMatrix.integerBatchLimit && !(observer?.wantsAttention ?? false) {
-            attendSmallBatch(layer: l, queries: q, rows: T, cache: cache, into: out, observer: observer)
-            return
-        }
-        let c = config, dh = c.dHead, qDim = c.nHeads * dh
-        let scale = 1 / Float(dh).squareRoot()
-        let wantsAttention = observer?.wantsAttention ?? false
-        let longest = cache.maxLength
-        // Rows per work item: a chunk of scores (rows × keys floats) of about 2 MiB (measured against 1 and 4 MiB
-        // on a 4096-token prefill: the larger GEMMs outweigh the 1 MiB L2 per core).
-        let chunk = max(16, min(T, 256, (1 << 19) / max(longest, 1)))
-        let threads = wantsAttention ? 1 : WorkerPool.shared.threadCount
-        let scoreSpace = workspace.buffer("scores", count: threads * chunk * longest)
-        // Work items are (head, chunk of rows), heads in order, each with single-threaded BLAS; an observer of
-        // attention sees them in order (one thread). Workers take contiguous runs of items of about equal cost
-        // (causal rows see more keys the later they come). When the observer sums attention per head, a head's
-        // chunks stay on one worker so that no two threads add into one head's sums.
-        let chunks = (T + chunk - 1) / chunk
-        let wholeHeads = observer?.attentionSums(layer: l, head: 0) != nil
-        let item = { (index: Int, part: Int) in
-            let scores = scoreSpace + part * chunk * longest
-            let head = index / chunks, r0 = (index % chunks) * chunk
-            let g = head / c.groupSize
-            let L = cache.length(layer: l, head: g)
-            let prior = L - T
-            let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-            let n = min(chunk, T - r0)
-            // Causality: the rows of this chunk see only the first `visible` entries.
-            let visible = prior + r0 + n
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(visible), Int32(dh), scale,
-                        q + r0 * qDim + head * dh, Int32(qDim), K, Int32(dh), 0, scores, Int32(L))
-            // Probabilities go to float16 before they weight the values (llama.cpp); in the softmax's own pass
-            // unless an observer first takes them unrounded.
-            let roundLater = self.numerics == .llamaCpp && (wantsAttention || wholeHeads)
-            for i in 0..<n {
-                Kernels.softmaxPrefix(scores + i * L, valid: prior + r0 + i + 1, n: wantsAttention ? L : visible,
-                                      roundedToHalf: self.numerics == .llamaCpp && !roundLater)
-            }
-            if let sums = observer?.attentionSums(layer: l, head: head) {
-                for i in 0..<n { Kernels.add(sums, scores + i * L, count: prior + r0 + i + 1) }
-            }
-            if wantsAttention {
-                observer?.didAttend(layer: l, head: head, firstRow: r0, rows: n, keyCount: L, probabilities: scores)
-            }
-            if roundLater { for i in 0..<n { Kernels.roundToHalf(scores + i * L, count: visible) } }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(dh), Int32(visible), 1,
-                        scores, Int32(L), V, Int32(dh), 0, out + r0 * qDim + head * dh, Int32(qDim))
-        }
-        let itemCount = c.nHeads * chunks
-        if threads == 1 {
-            for index in 0..<itemCount { item(index, 0) }
-        } else {
-            let prior = cache.length(layer: l, head: 0) - T
-            let bounds = Self.balancedSplit(itemCount, parts: threads, unit: wholeHeads ? chunks : 1) { index in
-                let r0 = (index % chunks) * chunk, n = min(chunk, T - r0)
-                return Double(n) * Double(prior + r0 + n)
-            }
-            WorkerPool.shared.run { part in
-                for index in bounds[part]..<bounds[part + 1] { item(index, part) }
-            }
-        }
-    }
-
-    /// Boundaries `b[0] = 0 ≤ b[1] ≤ … ≤ b[parts] = count` that cut `0..<count` into runs of about equal total
-    /// `cost`, only at multiples of `unit`.
-    static func balancedSplit(_ count: Int, parts: Int, unit: Int, cost: (Int) -> Double) -> [Int] {
-        var prefix = [0.0]
-        for index in 0..<count { prefix.append(prefix.last! + cost(index)) }
-        let total = prefix.last!
-        var bounds = [0]
-        for p in 1..<parts {
-            let target = total * Double(p) / Double(parts)
-            var cut = bounds.last!
-            while cut + unit <= count && abs(prefix[cut + unit] - target) <= abs(prefix[cut] - target) { cut += unit }
-            bounds.append(cut)
-        }
-        bounds.append(count)
-        return bounds
-    }
-
-    /// The same attention for a few rows (decoding), heads in parallel on the worker pool.
-    private func attendSmallBatch(layer l: Int, queries q: UnsafeMutablePointer<Float>, rows T: Int, cache: KVCache,
-                                  into out: UnsafeMutablePointer<Float>, observer: ForwardObserver?) {
-        let c = config, dh = c.dHead, qDim = c.nHeads * dh
-        let longest = cache.maxLength
-        let scoreSpace = workspace.buffer("scores", count: c.nHeads * longest)
-        WorkerPool.shared.forEachRange(c.nHeads) { heads in
-            for head in heads {
-                let g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                let sums = observer?.attentionSums(layer: l, head: head)
-                for i in 0..<T {
-                    self.attendRow(q + i * qDim + head * dh, keys: K, values: V, visible: L - T + i + 1,
-                                   scores: scoreSpace + head * longest, sums: sums, into: out + i * qDim + head * dh)
-                }
-            }
-        }
-    }
-
-    /// Rows of independent sequences, one segment per cache (batched decoding): every (segment, head) pair is
-    /// one work item on the worker pool, each row attending causally to its own cache only.
-    private func attendSegments(layer l: Int, queries q: UnsafeMutablePointer<Float>,
-                                segments: [(cache: KVCache, rows: Range<Int>)], into out: UnsafeMutablePointer<Float>) {
-        let c = config, dh = c.dHead, qDim = c.nHeads * dh
-        let longest = segments.map { $0.cache.maxLength }.max() ?? 0
-        let threads = WorkerPool.shared.threadCount
-        let scoreSpace = workspace.buffer("scores", count: threads * longest)
-        WorkerPool.shared.run { part in
-            let items = segments.count * c.nHeads
-            let scores = scoreSpace + part * longest
-            for item in (items * part / threads)..<(items * (part + 1) / threads) {
-                let (cache, rows) = segments[item / c.nHeads]
-                let head = item % c.nHeads, g = head / c.groupSize
-                let L = cache.length(layer: l, head: g)
-                let K = cache.keys(layer: l, head: g), V = cache.values(layer: l, head: g)
-                for (i, row) in rows.enumerated() {
-                    self.attendRow(q + row * qDim + head * dh, keys: K, values: V, visible: L - rows.count + i + 1,
-                                   scores: scores, sums: nil, into: out + row * qDim + head * dh)
-                }
-            }
-        }
-    }
-
-    /// One query row of one head over the first `visible` cache entries: scaled dot products, softmax (added to
-    /// `sums` when given), float16 rounding of the probabilities under llama.cpp numerics, weighted sum of values.
-    private func attendRow(_ query: UnsafePointer<Float>, keys K: UnsafePointer<Float>, values V: UnsafePointer<Float>,
-                           visible: Int, scores: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>?,
-                           into out: UnsafeMutablePointer<Float>) {
-        let dh = config.dHead
-        let scale = 1 / Float(dh).squareRoot()
-        for j in 0..<visible { scores[j] = Kernels.dot(query, K + j * dh, count: dh) * scale }
-        let half = numerics == .llamaCpp
-        Kernels.softmaxPrefix(scores, valid: visible, n: visible, roundedToHalf: half && sums == nil)
-        if let sums {
-            Kernels.add(sums, scores, count: visible)
-            if half { Kernels.roundToHalf(scores, count: visible) }
-        }
-        Kernels.weightedSum(scores, rows: V, count: visible, width: dh, into: out)
     }
 }

@@ -8,7 +8,7 @@ import Foundation
 public enum SIMDTier: String, CaseIterable, Sendable {
     /// Plain C vector code, any CPU (SSE2 on x86-64, NEON on aarch64).
     case portable
-    /// x86 AVX2 and FMA.
+    /// x86 AVX2, FMA and F16C (the float16 cache's conversions).
     case avx2
     /// x86 AVX-512 (F, BW, VL) with VNNI's `vpdpbusd`.
     case avx512vnni
