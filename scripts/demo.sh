@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on one short needle prompt, end to end (what `make demo` runs after building):
 #   1. a needle-in-a-haystack prompt of about 500 tokens from the essays (a magic number hidden at 40% depth)
-#   2. capture: prefill, greedy answer, true decoding queries and prompt keys -> capture.h5 (prints the answer)
+#   2. capture: prefill, greedy answer, true decoding queries and prompt keys, the needle's value as the answer
+#      span -> capture.h5 (prints the answer)
 #   3. inspect: the capture's attributes and datasets
 #   4. ablate: the content x position grid of pseudo queries against the truth -> ablation.h5 + headline table
 #   5. plots: the capture's attention heat maps and the ablation's grid and by-layer curves (PNG)
@@ -41,10 +42,10 @@ echo "   $DIR/prompt.txt"
 
 echo "== 2. capture"
 "$BIN" capture --model "$MODEL" --chat --prompt-file "$DIR/prompt.txt" --steps 24 --threads "$THREADS" \
-  --out "$DIR/capture.h5" --force
+  --needle "4721" --out "$DIR/capture.h5" --force
 
 echo "== 3. inspect"
-"$BIN" inspect "$DIR/capture.h5" | head -n 40
+"$BIN" inspect "$DIR/capture.h5"
 
 echo "== 4. ablate (content x position grid, references window / lookahead / truth)"
 "$BIN" ablate "$DIR/capture.h5" --out "$DIR/ablation.h5" --threads "$THREADS" --force
