@@ -17,9 +17,9 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let kvType = cacheOptions.kvType, let numerics, !kvType.holdsExactly(numerics) {
-            throw ValidationError("--kv-type \(kvType.rawValue) cannot hold \(numerics.rawValue) numerics' keys and values "
-                                  + "(they are not rounded to half); use --kv-type f32, the default there")
+        // The rule is KVType's; checked here too so that a refusal comes before the model loads.
+        if let kvType = cacheOptions.kvType, let numerics {
+            do { try kvType.check(for: numerics) } catch { throw ValidationError("\(error)") }
         }
     }
 
@@ -40,7 +40,7 @@ struct SeedOptions: ParsableArguments {
     var seed: UInt64 = 0
 }
 
-/// `--kv-type`, for every command that builds KV caches (through `ModelOptions`, and `ablate`).
+/// `--kv-type`, for every command that builds KV caches (through `ModelOptions`).
 struct CacheOptions: ParsableArguments {
     @Option(help: "KV cache storage: f16 (2 bytes a value; the default under llama-cpp numerics, which round keys and values to half anyway) or f32 (4 bytes; the default, and the only one allowed, under float32 numerics). The results are identical; f16 holds half the memory.")
     var kvType: KVType?

@@ -22,8 +22,8 @@ public enum KVType: String, Sendable, CaseIterable {
     /// Throws unless this storage holds what `numerics` computes exactly.
     public func check(for numerics: Numerics) throws {
         guard holdsExactly(numerics) else {
-            throw ProbeError("kv type \(rawValue) would round the keys and values that \(numerics.rawValue) numerics keep in "
-                             + "float32: those numerics need kv type f32 (their default)")
+            throw ProbeError("--kv-type \(rawValue) cannot hold \(numerics.rawValue) numerics' keys and values (they are not "
+                             + "rounded to half); use --kv-type f32, the default there")
         }
     }
 }
