@@ -32,4 +32,24 @@ public enum SpanMetrics {
             heads.indices.reduce(0.0) { $0 + (heads[$1] ? spanRecall[$1 * K + k] : 0) } / Double(count)
         }
     }
+
+    /// The span recall of a cache that was really cut: `kept[l][g]` lists the prompt positions (layer l, KV head g)
+    /// holds, `span` the answer's positions. Returns the mean over (layer, KV head) of |kept ∩ span| / |span|, and the
+    /// mean over layers of the minimum over the layer's KV heads (`layerMinimum`'s view of the same cut); NaN for both
+    /// when the span is empty.
+    public static func keptSpanRecall(kept: [[[Int]]], span: Range<Int>) -> (mean: Double, layerMinimum: Double) {
+        guard !span.isEmpty, !kept.isEmpty else { return (.nan, .nan) }
+        var total = 0.0, minima = 0.0, heads = 0
+        for layer in kept {
+            var lowest = Double.infinity
+            for positions in layer {
+                let recall = Double(positions.reduce(0) { $0 + (span.contains($1) ? 1 : 0) }) / Double(span.count)
+                total += recall
+                heads += 1
+                lowest = Swift.min(lowest, recall)
+            }
+            minima += lowest
+        }
+        return (total / Double(max(heads, 1)), minima / Double(kept.count))
+    }
 }

@@ -138,6 +138,15 @@ final class AnswerEvidenceTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(SpanMetrics.retrievalMean(recall, heads: [false, false, false, false], budgets: 2).allSatisfy(\.isNaN))
     }
 
+    func testKeptSpanRecallOfACutCacheByHand() {
+        // Span 10..<14 (4 tokens); [L = 2][G = 2] kept positions, the question's appended positions (20, 21) included.
+        let kept = [[[10, 11, 12, 13, 20], [0, 1, 11]], [[12, 13, 5], [10, 11, 12, 21]]]
+        let recall = SpanMetrics.keptSpanRecall(kept: kept, span: 10..<14)
+        XCTAssertEqual(recall.mean, (1.0 + 0.25 + 0.5 + 0.75) / 4, accuracy: 1e-12)
+        XCTAssertEqual(recall.layerMinimum, (0.25 + 0.5) / 2, accuracy: 1e-12)
+        XCTAssertTrue(SpanMetrics.keptSpanRecall(kept: kept, span: 3..<3).mean.isNaN)
+    }
+
     func testRetrievalHeadsArePooledByCopyingStepsAndThresholded() {
         // L = 1, H = 4, G = 2: query heads 0,1 → KV head 0; 2,3 → KV head 1.
         let a = [0.0, 0.4, 0.0, 0.05], b = [0.0, 0.0, 0.0, 0.2]

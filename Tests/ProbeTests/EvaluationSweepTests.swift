@@ -32,6 +32,12 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         let contents = try EvaluationFile.read(out)
         XCTAssertEqual(contents.rows.count, 2 * (1 + 1))
         XCTAssertEqual(contents.rows.map(\.policy), ["full", "snapkv", "full", "snapkv"])
+        // The needle's span is known by construction; the whole cache keeps it, the 32 entries of snapkv keep a part at most.
+        for row in contents.rows {
+            let recall = try XCTUnwrap(row.spanRecall, "\(row.cellName) has no span recall")
+            XCTAssertGreaterThan(try XCTUnwrap(row.spanEnd) - (try XCTUnwrap(row.spanStart)), 10, "the needle sentence's tokens")
+            if row.policy == "full" { XCTAssertEqual(recall, 1) } else { XCTAssertLessThanOrEqual(try XCTUnwrap(row.spanRecallLayerMin), recall) }
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)), "the journal is removed when done")
 
         let again = try niah(out)

@@ -204,6 +204,7 @@ final class EvaluationTasksTests: XCTestCase {
             }
             let range = try XCTUnwrap(s.needleTokenRange)
             XCTAssertTrue(task.format.tokenizer.decode(Array(s.promptTokens[range])).contains(NeedleTask.defaultNeedle.trimmingCharacters(in: .newlines)))
+            XCTAssertEqual(s.answerTokenRange, range, "NIAH's answer restates the needle")
             starts.append(range.lowerBound)
         }
         XCTAssertEqual(starts, starts.sorted())
@@ -289,6 +290,13 @@ final class EvaluationTasksTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(s.promptTokens.count, length - (kind == .niahSingle1 ? 30 : 6), kind.name)
                 let range = try XCTUnwrap(s.needleTokenRange)
                 XCTAssertTrue(task.format.tokenizer.decode(Array(s.promptTokens[range])).contains(value))
+                // The answer's span: the value's tokens alone (a token straddling its edge included), inside the needle's.
+                let span = try XCTUnwrap(s.answerTokenRange)
+                XCTAssertTrue(range.contains(span.lowerBound) && span.upperBound <= range.upperBound, "\(span) in \(range)")
+                let spanText = task.format.tokenizer.decode(Array(s.promptTokens[span]))
+                XCTAssertTrue(spanText.contains(value), spanText)
+                XCTAssertFalse(spanText.contains(key), spanText)
+                XCTAssertLessThan(spanText.count, value.count + 4, spanText)
                 if kind == .niahSingle1 {
                     XCTAssertTrue(s.promptText.contains(RulerTask.noiseHaystack + "\n" + s.needle + "\n" + RulerTask.noiseHaystack)
                                   || s.promptText.contains("afterwards.\n" + s.needle + "\n"))

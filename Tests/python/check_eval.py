@@ -1,7 +1,8 @@
 """Checks a `dapq-probe niah`/`ruler` file from outside our code (h5py + csv + NumPy): the schema, the CSV beside
 it holding the same rows, every score recomputed from the stored answer and reference (NIAH: fraction of the
 reference's words present; RULER: string_match_all after RULER's postprocessing), cache bytes against
-entries x layers x KV heads x d_head x 2 x 4, and the grid's cells all present. Prints "eval OK" last."""
+entries x layers x KV heads x d_head x 2 x 4, the answer's span and its recall in range (1 for a whole cache), and
+the grid's cells all present. Prints "eval OK" last."""
 import csv
 import json
 import math
@@ -67,6 +68,17 @@ def main(path, csv_path):
             check(math.isnan(c["depth"][i]) and c["sample"][i] >= 0, f"row {i}: RULER depth/sample")
         check(abs(c["score"][i] - expected) < 1e-12, f"row {i}: score {c['score'][i]} != recomputed {expected} for {answer!r}")
         check(c["cache_bytes"][i] == c["entries"][i] * L * G * d * 2 * value_bytes, f"row {i}: cache_bytes")
+        # The answer's span: inside the prompt, its recall a fraction, the layers' worst heads no better than the mean.
+        # (-1 and NaN where the tokenizer could not place it.)
+        start, end = int(c["span_start"][i]), int(c["span_end"][i])
+        recall, worst = c["span_recall"][i], c["span_recall_layer_min"][i]
+        if start == -1:
+            check(end == -1 and math.isnan(recall) and math.isnan(worst), f"row {i}: no span, yet a recall")
+        else:
+            check(0 <= start < end <= c["prompt_tokens"][i], f"row {i}: span {start}:{end}")
+            check(0 <= worst <= recall + 1e-12 and recall <= 1, f"row {i}: span recall {recall}, layer minimum {worst}")
+            if c["entries"][i] >= c["prompt_tokens"][i]:
+                check(recall == 1 and worst == 1, f"row {i}: a cache holding the whole prompt keeps the whole span")
         if c["policy"][i] == "full":
             check(c["budget"][i] == 0 and c["entries"][i] == c["prompt_tokens"][i], f"row {i}: full keeps the prompt")
         else:
@@ -85,6 +97,9 @@ def main(path, csv_path):
         check(r["placement"] == c["placement"][i], f"CSV row {i} placement")
         check(int(r["budget"]) == c["budget"][i] and int(r["cache_bytes"]) == c["cache_bytes"][i], f"CSV row {i} numbers")
         check(abs(float(r["score"]) - c["score"][i]) < 1e-12, f"CSV row {i} score")
+        check(int(r["span_start"] or -1) == c["span_start"][i], f"CSV row {i} span")
+        check(r["span_recall"] == "" if math.isnan(c["span_recall"][i]) else abs(float(r["span_recall"]) - c["span_recall"][i]) < 1e-5,
+              f"CSV row {i} span recall")
     # Every cell of the grid is there exactly once (a whole, unsharded file).
     cells = {(c["task"][i], int(c["length"][i]), None if math.isnan(c["depth"][i]) else float(c["depth"][i]), int(c["sample"][i]),
               c["policy"][i], int(c["budget"][i]) if c["policy"][i] == "full" or not ratios else float(ratio[i]))

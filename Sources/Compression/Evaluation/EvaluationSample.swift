@@ -42,11 +42,14 @@ public struct EvaluationSample: Sendable, Equatable {
     /// the prompt's own tokenization, so both parts together are the prompt exactly. Nil when the tokenizer's
     /// pieces do not spell the prompt text byte for byte.
     public var questionTokenStart: Int?
+    /// The prompt tokens the answer must copy, known by construction: NIAH, the needle (the answer restates it);
+    /// RULER, the needle's value (the number or UUID). Nil as `needleTokenRange`.
+    public var answerTokenRange: Range<Int>?
 
     public init(task: EvaluationTask, length: Int, depthPercent: Double?, sampleIndex: Int?, promptTokens: [Int],
                 promptText: String, references: [String], needle: String, key: String?, value: String?,
                 maxNewTokens: Int, answerPrefix: String, needleDepthPercent: Double, needleTokenRange: Range<Int>?,
-                questionTokenStart: Int? = nil) {
+                questionTokenStart: Int? = nil, answerTokenRange: Range<Int>? = nil) {
         self.task = task
         self.length = length
         self.depthPercent = depthPercent
@@ -62,6 +65,7 @@ public struct EvaluationSample: Sendable, Equatable {
         self.needleDepthPercent = needleDepthPercent
         self.needleTokenRange = needleTokenRange
         self.questionTokenStart = questionTokenStart
+        self.answerTokenRange = answerTokenRange
     }
 
     /// The tokens compression sees and those appended after eviction (`QuestionPlacement.split`).

@@ -83,12 +83,14 @@ public struct NeedleTask: Sendable {
             throw ProbeError("NIAH context length \(length) is too short: the prompt without any haystack takes \(bare) tokens")
         }
         let (rendered, needleBytes, questionByte) = build(b)
+        let needleTokens = format.tokenRange(of: needleBytes, in: rendered)
         return EvaluationSample(task: .niah, length: length, depthPercent: depthPercent, sampleIndex: nil,
                                 promptTokens: rendered.tokens, promptText: rendered.text, references: [answer],
                                 needle: needle, key: nil, value: nil, maxNewTokens: maxNewTokens,
                                 answerPrefix: answerPrefix, needleDepthPercent: depthPercent,
-                                needleTokenRange: format.tokenRange(of: needleBytes, in: rendered),
-                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered))
+                                needleTokenRange: needleTokens,
+                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered),
+                                answerTokenRange: needleTokens)
     }
 
     /// The first `count` tokens of the haystack (repeated as needed), tokenized from a text prefix long

@@ -158,12 +158,15 @@ public struct RulerTask: Sendable {
         let guess = 1 + Int(Double(length - smallest) / max(perUnit, 0.01))
         let n = largestFitting(target: length, guess: guess, minimum: 1, count: { build($0).0.tokens.count }) ?? 1
         let (rendered, needleBytes, depth, questionByte) = build(n)
+        // The value's bytes within the needle (it occurs once, after the key).
+        let valueStart = needle.range(of: d.value).map { needleBytes.lowerBound + needle.utf8.distance(from: needle.startIndex, to: $0.lowerBound) }
         return EvaluationSample(task: task, length: length, depthPercent: nil, sampleIndex: index,
                                 promptTokens: rendered.tokens, promptText: rendered.text, references: [d.value],
                                 needle: needle, key: d.key, value: d.value, maxNewTokens: maxNewTokens,
                                 answerPrefix: answerPrefix, needleDepthPercent: depth,
                                 needleTokenRange: format.tokenRange(of: needleBytes, in: rendered),
-                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered))
+                                questionTokenStart: format.tokenIndex(coveringByte: questionByte, in: rendered),
+                                answerTokenRange: valueStart.flatMap { format.tokenRange(of: $0..<$0 + d.value.utf8.count, in: rendered) })
     }
 
     /// The haystack of `n` units with the needle placed, the needle's byte offset in it, and its depth in percent.

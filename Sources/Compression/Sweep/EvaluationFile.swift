@@ -1,8 +1,8 @@
 import Foundation
 import Probe
 
-/// The eval file (`schema = "dapq-probe/eval"`, version 2; version 1 stored `budget` and `entries` as int32 and had
-/// no `compression_ratio`) and the CSV beside it (same name, `.csv`).
+/// The eval file (`schema = "dapq-probe/eval"`, version 3; version 2 had no `span_*` columns, version 1 stored
+/// `budget` and `entries` as int32 and had no `compression_ratio`) and the CSV beside it (same name, `.csv`).
 ///
 /// Root attributes: the common header (`ModelProvenance`), `grid` (the grid as canonical JSON), `shard`
 /// (`I/N`; `1/1` for a whole or merged run), `units` (how many units of the grid this file holds), `seed`,
@@ -11,16 +11,18 @@ import Probe
 /// `outside`), `answer`, `reference` (strings); `length`, `sample` (−1 for NIAH), `prompt_tokens`, `generated_tokens`
 /// (int32); `budget` (0: full cache), `entries` (int64, entries per layer and KV head, as every file's budgets);
 /// `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`, `decode_ms`, `compression_ratio`
-/// (NaN unless the sweep gave `--compression-ratio`) (float64); `cache_bytes` (int64). The CSV writes answers and
+/// (NaN unless the sweep gave `--compression-ratio`), `span_recall`, `span_recall_layer_min` (NaN without a span)
+/// (float64); `cache_bytes`, `span_start`, `span_end` (−1 without a span) (int64). The CSV writes answers and
 /// references on one line (`OneLineText`).
 public enum EvaluationFile {
     public static let schema = "dapq-probe/eval"
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     /// The CSV's header, in column order.
     public static let csvColumns = ["task", "length", "depth", "sample", "policy", "placement", "budget", "score", "answer", "cache_bytes",
                                     "prefill_ms", "score_ms", "decode_ms", "entries", "reference", "needle_depth",
-                                    "prompt_tokens", "generated_tokens", "compression_ratio"]
+                                    "prompt_tokens", "generated_tokens", "compression_ratio", "span_start", "span_end",
+                                    "span_recall", "span_recall_layer_min"]
 
     /// What a file holds besides its rows.
     public struct Contents {
@@ -82,6 +84,12 @@ public enum EvaluationFile {
         try doubles("compression_ratio", rows.map { $0.compressionRatio ?? .nan },
                     "kvpress compression ratio the budget came from (NaN: budget given in entries, or the full cache)")
         try int64s("cache_bytes", rows.map(\.cacheBytes), "bytes of keys and values held after eviction")
+        try int64s("span_start", rows.map { $0.spanStart ?? -1 }, "first prompt token of the answer's span (NIAH: the needle; RULER: its value); -1: unknown")
+        try int64s("span_end", rows.map { $0.spanEnd ?? -1 }, "one past the span's last prompt token; -1: unknown")
+        try doubles("span_recall", rows.map { $0.spanRecall ?? .nan },
+                    "fraction of the span's tokens the cache held when decoding started, mean over (layer, KV head); NaN: no span")
+        try doubles("span_recall_layer_min", rows.map { $0.spanRecallLayerMin ?? .nan },
+                    "the same, minimum over each layer's KV heads, mean over layers; NaN: no span")
     }
 
     /// The rows as CSV (RFC 4180 quoting, answers and references on one line), header first.
@@ -95,7 +103,9 @@ public enum EvaluationFile {
                           number(r.scoreMs), number(r.decodeMs), String(r.entries), field(r.reference),
                           String(r.needleDepth), String(r.promptTokens), String(r.generatedTokens),
                           r.compressionRatio.map { EvaluationGrid.format($0) } ?? ""]
-            lines.append(fields.joined(separator: ","))
+            let span: [String] = [r.spanStart.map { String($0) } ?? "", r.spanEnd.map { String($0) } ?? "",
+                                  r.spanRecall.map(number) ?? "", r.spanRecallLayerMin.map(number) ?? ""]
+            lines.append((fields + span).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -129,12 +139,23 @@ public enum EvaluationFile {
         let bytes = try ints("cache_bytes")
         // Version 1 files had no compression ratios.
         let ratios = f.exists("cells/compression_ratio") ? try doubles("compression_ratio") : Array(repeating: .nan, count: task.count)
+        // Files written before the answer spans had none.
+        let hasSpans = f.exists("cells/span_recall")
+        let spanStart = hasSpans ? try ints("span_start") : [], spanEnd = hasSpans ? try ints("span_end") : []
+        let spanRecall = hasSpans ? try doubles("span_recall") : [], spanMin = hasSpans ? try doubles("span_recall_layer_min") : []
         let rows = task.indices.map { i in
-            EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
+            var row = EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
                           placement: placement[i], budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
                           needleDepth: needleDepth[i], promptTokens: promptTokens[i], generatedTokens: generated[i],
                           cacheBytes: bytes[i], prefillMs: prefill[i], scoreMs: scoreMs[i], decodeMs: decode[i],
                           compressionRatio: ratios[i].isNaN ? nil : ratios[i])
+            if hasSpans {
+                row.spanStart = spanStart[i] < 0 ? nil : spanStart[i]
+                row.spanEnd = spanEnd[i] < 0 ? nil : spanEnd[i]
+                row.spanRecall = spanRecall[i].isNaN ? nil : spanRecall[i]
+                row.spanRecallLayerMin = spanMin[i].isNaN ? nil : spanMin[i]
+            }
+            return row
         }
         do {
             return Contents(grid: try EvaluationGrid(json: gridJSON), gridJSON: gridJSON,

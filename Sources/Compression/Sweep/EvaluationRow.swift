@@ -34,6 +34,14 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
     /// kvpress's compression ratio the budget came from (`--compression-ratio`); nil for budgets given in entries and
     /// for `full`.
     public var compressionRatio: Double? = nil
+    /// The answer's prompt tokens (`EvaluationSample.answerTokenRange`: the NIAH needle, the RULER value) as
+    /// `start..<end`; nil where the tokenizer cannot place them.
+    public var spanStart: Int? = nil
+    public var spanEnd: Int? = nil
+    /// Of those tokens, the fraction the cache held when decoding started (`SpanMetrics.keptSpanRecall`): the mean
+    /// over (layer, KV head), and the mean over layers of each layer's worst KV head. Nil without a span.
+    public var spanRecall: Double? = nil
+    public var spanRecallLayerMin: Double? = nil
 
     /// The unit this row belongs to.
     public var unitName: String {

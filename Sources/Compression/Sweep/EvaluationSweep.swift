@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Probe
 
@@ -79,6 +80,11 @@ public struct EvaluationSweep {
                 prefillMs: result.prefillSeconds * 1000, scoreMs: cell.scoreSeconds * 1000,
                 decodeMs: result.decodeSeconds * 1000 * Double(cell.tokens.count) / Double(totalTokens))
             row.compressionRatio = full ? nil : ratios[cell.budget.description]
+            if let span = sample.answerTokenRange {
+                let recall = SpanMetrics.keptSpanRecall(kept: cell.kept, span: span)
+                (row.spanStart, row.spanEnd) = (span.lowerBound, span.upperBound)
+                (row.spanRecall, row.spanRecallLayerMin) = (recall.mean, recall.layerMinimum)
+            }
             return row
         }
     }
