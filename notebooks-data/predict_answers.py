@@ -14,13 +14,15 @@ The join, one row per (prompt, policy, budget):
     every ablation file given.
 Measurements (means over layers and KV heads, from the summary table): `mass_recall`, `top_k_recall`, `overlap`, and
 every `span_recall*` column the file carries (span recall over all heads, over retrieval heads, the per-layer minimum;
-written by newer ablation files, optional).
+written by newer ablation files, optional). From the eval file itself (schema 3), what the cut cache really held of the
+answer's span: `kept_span_recall` and `kept_span_layer_min` (its `span_recall`, `span_recall_layer_min`). Without
+`--ablation` only these two are reported, over every compressed cell of the eval files (every policy, no join).
 Statistics per model and placement, over all joined cells and per budget: Spearman's rank correlation of each
 measurement with the score, and ROC AUC of the measurement for exact answers (score == 1 against < 1; ties count
 half), each with a 95% percentile bootstrap interval that resamples prompts (cells of one prompt stay together;
 `--bootstrap` resamples, `--seed` seeds them). NaN where a statistic is undefined (a constant column, one class).
 
-usage: predict_answers.py --ablation A.h5 [A2.h5 …] --eval E.h5|E.csv [E2 …] [--placement inside|outside|any]
+usage: predict_answers.py [--ablation A.h5 …] --eval E.h5|E.csv [E2 …] [--placement inside|outside|any]
                           [--out FILE.csv] [--joined FILE.csv] [--bootstrap 1000] [--seed 0]
 """
 import argparse
@@ -37,6 +39,8 @@ from h5input import read_summary, summary_rows
 
 REFERENCES = {"window": "snapkv", "lookahead": "laq", "truth": "oracle"}
 BASE_METRICS = ["mass_recall", "top_k_recall", "overlap"]
+# The eval file's own columns: what the cut cache held of the answer's span.
+KEPT_METRICS = {"kept_span_recall": "span_recall", "kept_span_layer_min": "span_recall_layer_min"}
 UNIT = re.compile(r"^(?P<task>.+?)_L(?P<length>\d+)_(?:d(?P<depth>\d+(?:\.\d+)?)|s(?P<sample>\d+))$")
 DEFAULT_CELL = {"pseudo_content": "prefix+suffix", "pseudo_position": "future"}
 
@@ -102,11 +106,12 @@ def read_ablation(path):
 
 
 def read_eval(path):
-    """(model sha256 or None, rows as dicts with unit, policy, placement, budget, score)."""
+    """(model sha256 or None, model file name or None, rows as dicts with unit, policy, placement, budget, score and
+    the kept-span measurements where the file has them)."""
     if path.endswith(".csv"):
         with open(path, newline="") as handle:
             raw = list(csv.DictReader(line for line in handle if not line.startswith("#")))
-        settings, sha = {}, None
+        settings, sha, model = {}, None, None
         columns = {k: [r[k] for r in raw] for k in (raw[0].keys() if raw else [])}
     else:
         with h5py.File(path, "r") as f:
@@ -114,6 +119,7 @@ def read_eval(path):
                 raise SystemExit(f"{path}: not a complete dapq-probe eval file")
             settings = json.loads(text(f.attrs["grid"])).get("settings", {})
             sha = text(f.attrs["model_sha256"])
+            model = os.path.basename(text(f.attrs["model_path"])) if "model_path" in f.attrs else None
             columns = {name: [text(v) if isinstance(v, bytes) else v for v in f["cells/" + name][()]] for name in f["cells"]}
     missing = [c for c in ("task", "length", "depth", "sample", "policy", "budget", "score") if c not in columns]
     if missing:
@@ -125,8 +131,13 @@ def read_eval(path):
         rows.append({"unit": unit_key(columns["task"][i], columns["length"][i], depth, columns["sample"][i]),
                      "policy": cell_policy(columns["policy"][i], settings),
                      "placement": columns["placement"][i] if "placement" in columns else "inside",
-                     "budget": int(columns["budget"][i]), "score": float(columns["score"][i])})
-    return sha, rows
+                     "budget": int(columns["budget"][i]), "score": float(columns["score"][i]),
+                     **{name: number_or_nan(columns[column][i]) for name, column in KEPT_METRICS.items() if column in columns}})
+    return sha, model, rows
+
+
+def number_or_nan(value):
+    return float("nan") if value in ("", None) else float(value)
 
 
 def ranks(x):
@@ -212,7 +223,7 @@ def join(ablations, evals, placement):
     joined, metrics = [], []
     for sha, model, cells, names in ablations:
         metrics += [m for m in names if m not in metrics]
-        for eval_sha, rows in evals:
+        for eval_sha, _, rows in evals:
             if eval_sha is not None and eval_sha != sha:
                 continue
             for r in rows:
@@ -220,9 +231,16 @@ def join(ablations, evals, placement):
                     continue
                 found = cells.get((r["unit"], r["policy"], r["budget"]))
                 if found is not None:
-                    joined.append({"model": model, "unit": r["unit"], "policy": r["policy"], "budget": r["budget"],
-                                   "placement": r["placement"], "score": r["score"], **found})
+                    joined.append({**r, "model": model, **found})
+    metrics += [m for m in KEPT_METRICS if any(m in j for j in joined)]
     return joined, metrics
+
+
+def eval_cells(evals, placement):
+    """Every compressed cell of the eval files (no join), with the kept-span measurements."""
+    cells = [{**r, "model": model or "model"} for _, model, rows in evals for r in rows
+             if r["policy"] != "full" and (placement == "any" or r["placement"] == placement)]
+    return cells, [m for m in KEPT_METRICS if any(m in c for c in cells)]
 
 
 def number(v):
@@ -231,7 +249,7 @@ def number(v):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ablation", nargs="+", required=True)
+    parser.add_argument("--ablation", nargs="+", default=[])
     parser.add_argument("--eval", nargs="+", required=True)
     parser.add_argument("--placement", default="inside", choices=["inside", "outside", "any"])
     parser.add_argument("--out", help="the result table (CSV)")
@@ -241,9 +259,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ablations = [read_ablation(p) for p in args.ablation]
     evals = [read_eval(p) for p in args.eval]
-    joined, metrics = join(ablations, evals, args.placement)
+    joined, metrics = join(ablations, evals, args.placement) if ablations else eval_cells(evals, args.placement)
     if not joined:
-        raise SystemExit("no evaluation cell matches an ablation cell (same prompt, policy, budget = k, model, placement)")
+        raise SystemExit("no evaluation cell matches an ablation cell (same prompt, policy, budget = k, model, placement)"
+                         if ablations else "no compressed evaluation cell (placement?)")
+    if not metrics:
+        raise SystemExit("no measurement: give --ablation, or eval files with span columns (schema 3)")
     rows = report(joined, metrics, args.bootstrap, args.seed)
     columns = ["model", "placement", "subset", "measurement", "cells", "prompts", "exact", "spearman", "spearman_lo",
                "spearman_hi", "auc", "auc_lo", "auc_hi"]

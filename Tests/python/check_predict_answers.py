@@ -81,7 +81,7 @@ def eval_rows(scale=1.0, flip=False):
     return rows
 
 
-def write_eval_h5(path, sha, rows, settings):
+def write_eval_h5(path, sha, rows, settings, with_span=False):
     grid = {"settings": settings, "policies": sorted({r["policy"] for r in rows})}
     with h5py.File(path, "w") as f:
         f.attrs["schema"] = "dapq-probe/eval"
@@ -94,6 +94,10 @@ def write_eval_h5(path, sha, rows, settings):
             f.create_dataset("cells/" + name, data=np.array([r[name] for r in rows], dtype="i4"))
         for name in ("depth", "score"):
             f.create_dataset("cells/" + name, data=np.array([r[name] for r in rows], dtype="f8"))
+        if with_span:
+            # What the cut cache kept of the span (schema 3): increasing in the score; its layer minimum decreasing.
+            f.create_dataset("cells/span_recall", data=np.array([mass_of(r["score"]) for r in rows], dtype="f8"))
+            f.create_dataset("cells/span_recall_layer_min", data=np.array([1 - r["score"] for r in rows], dtype="f8"))
 
 
 def write_eval_csv(path, rows):
@@ -120,7 +124,7 @@ def main(work):
     write_ablation(a, "aaa", with_span=True)
     write_ablation(b, "bbb", with_span=False)
     settings = {"pseudo_content": "prefix+suffix", "pseudo_position": "future", "question_placement": "inside"}
-    write_eval_h5(os.path.join(work, "eval_a.h5"), "aaa", eval_rows(), settings)
+    write_eval_h5(os.path.join(work, "eval_a.h5"), "aaa", eval_rows(), settings, with_span=True)
     # Another model's file with the scores reversed: it must not join ablation_a.
     write_eval_h5(os.path.join(work, "eval_other.h5"), "zzz", eval_rows(flip=True), settings)
     write_eval_csv(os.path.join(work, "eval_b.csv"), eval_rows())
@@ -155,6 +159,16 @@ def main(work):
     m = pick(from_csv, "bbb.gguf", "mass_recall")
     check(m["cells"] == cells and close(m["spearman"], 1), "CSV eval joins, the dapq cell resolved to its name")
     check(not any(r["measurement"].startswith("span") for r in from_csv), "no span columns in a file without them")
+    kept = pick(rows, model, "kept_span_recall")
+    check(kept["cells"] == cells and close(kept["spearman"], 1), "the eval file's own span recall joins beside the ablation's")
+    check(close(pick(rows, model, "kept_span_layer_min")["spearman"], -1), "its layer minimum (reversed here)")
+    check(not any(r["measurement"].startswith("kept") for r in from_csv), "no kept-span rows from a file without the columns")
+
+    # Without an ablation: every compressed cell of the eval file, the kept-span measurements only.
+    alone = predict_answers.main(["--eval", os.path.join(work, "eval_a.h5"), "--bootstrap", "50"])
+    check({r["measurement"] for r in alone} == {"kept_span_recall", "kept_span_layer_min"}, "eval alone: the kept-span rows")
+    every = pick(alone, "model", "kept_span_recall")
+    check(every["cells"] == cells and close(every["spearman"], 1), f"eval alone: {every['cells']} compressed cells, full left out")
     print("predict_answers OK")
 
 
