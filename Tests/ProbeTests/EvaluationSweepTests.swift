@@ -38,6 +38,15 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
             XCTAssertGreaterThan(try XCTUnwrap(row.spanEnd) - (try XCTUnwrap(row.spanStart)), 10, "the needle sentence's tokens")
             if row.policy == "full" { XCTAssertEqual(recall, 1) } else { XCTAssertLessThanOrEqual(try XCTUnwrap(row.spanRecallLayerMin), recall) }
         }
+        // notebooks-data/eval_table.py reads the file into the README's table: score (span recall) [exact/total].
+        let table = try runCommand(try TestPaths.python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/eval_table.py").path, out, "--exact"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let snap = contents.rows.filter { $0.policy == "snapkv" }
+        let mean = { (xs: [Double]) in String(format: "%.2f", xs.reduce(0, +) / Double(xs.count)) }
+        let expected = "| `snapkv` | \(mean(snap.map(\.score))) (\(mean(snap.compactMap(\.spanRecall)))) [\(snap.filter { $0.score == 1 }.count)/2] |"
+        XCTAssertTrue(table.stdout.contains(expected), "\(expected)\n\(table.stdout)")
+        XCTAssertTrue(table.stdout.contains("**task niah, length 400, placement inside** (2 prompts; full cache"), table.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)), "the journal is removed when done")
 
         let again = try niah(out)
@@ -114,6 +123,10 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(saved["unit"] as? String, "niah/L400/d50")
         XCTAssertEqual(saved["max_new_tokens"] as? Int, 32)
         XCTAssertNotNil(saved["question_token_start"] as? Int)
+        // The answer's span as capture --answer-span takes it: the needle's tokens, the eval rows' span.
+        let span = try XCTUnwrap(saved["answer_span"] as? String).split(separator: ":").compactMap { Int($0) }
+        XCTAssertEqual(span, [contents.rows[0].spanStart, contents.rows[0].spanEnd].compactMap { $0 })
+        XCTAssertTrue(tokenizer.decode(Array(ids[span[0]..<span[1]])).contains("Dolores Park"))
         let bad = try niah(path("bad.h5"), ["--question-placement", "sideways"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--question-placement 'sideways'"), bad.stderr)

@@ -4,7 +4,8 @@ import Probe
 /// A sweep's prompts written out (`--save-prompts DIR`), so that `capture` (and then `ablate`) can run on exactly
 /// the prompts the evaluation decoded: per unit, `DIR/<unit>.txt` holds the whole prompt text (chat template,
 /// question and answer prefix included; `capture --prompt-file` without `--chat` tokenizes it to the same ids)
-/// and `DIR/<unit>.json` its token ids, the question's first token, the answer limit and the unit's coordinates.
+/// and `DIR/<unit>.json` its token ids, the question's first token, the answer's span (`answer_span`, `START:END`
+/// as `capture --answer-span` takes it), the answer limit and the unit's coordinates.
 /// `<unit>` is the unit's name with `_` for `/` (`niah_L2000_d50`, `niah_single_2_L2000_s7`).
 public enum SavedPrompts {
     /// The file name (without extension) of a unit's prompt.
@@ -24,6 +25,8 @@ public enum SavedPrompts {
         record["depth"] = unit.depth
         record["sample"] = unit.sample
         record["question_token_start"] = sample.questionTokenStart
+        // The answer's span, as `capture --answer-span START:END` takes it.
+        record["answer_span"] = sample.answerTokenRange.map { "\($0.lowerBound):\($0.upperBound)" }
         let json = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
         for (path, data) in [(base + ".txt", Data(sample.promptText.utf8)), (base + ".json", json)] {
             guard FileManager.default.createFile(atPath: path, contents: data) else { throw ProbeError("\(path): cannot write the prompt") }
