@@ -93,6 +93,17 @@ eval: build venv-test
 	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/niah.h5 --out notebooks-data/eval/$(MODEL)
 	$(VENV_TEST)/bin/python notebooks-data/plot_eval.py $(EVAL_DIR)/ruler.h5 --out notebooks-data/eval/$(MODEL)
 
+## The paper's operating point (issue 21), scripts/eval_paper.sh on MODEL: NIAH at 2000-16000 tokens x 11 depths and
+## RULER S-NIAH-1/2/3 at 4000 and 8000 x 20 samples, budgets of about 1.5/3/6% of the length and 64, every policy,
+## the question inside and outside; one resumable sweep per task, length and placement in out/eval-paper/MODEL, tables
+## and plots into notebooks-data/eval/MODEL/paper. Hours on 2 cores: EVAL_PAPER_ARGS="SLURM_SHARDS=16 SLURM_ARGS='…'"
+## shards every sweep through `dapq-probe slurm`; NIAH_LENGTHS=, RULER_LENGTHS=, POLICIES=, … narrow it (the script's header).
+EVAL_PAPER_ARGS ?=
+.PHONY: eval-paper
+eval-paper: build venv-test
+	@if [ "$(MODEL)" != smollm2-135m ]; then bash scripts/fetch_models.sh $(MODEL); fi
+	env MODEL=$(MODEL) BIN=$(BIN) THREADS=$(THREADS) $(EVAL_PAPER_ARGS) bash scripts/eval_paper.sh
+
 ## A sharded NIAH sweep through a real one-node Slurm cluster started on this machine (scripts/cluster/): the merged
 ## result must equal the unsharded run cell for cell. Builds the command line with the test flags, as `make test`.
 .PHONY: cluster-test

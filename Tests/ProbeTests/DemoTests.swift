@@ -9,23 +9,9 @@ import XCTest
 final class DemoTests: TemporaryDirectoryTestCase {
     func testDemoScriptWritesEveryFileItNames() throws {
         _ = try TestPaths.smolLM2()
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/demo.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEMO_DIR"] = directory.path
-        environment["BIN"] = try TestPaths.binary()
-        environment["PY"] = try TestPaths.python()
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "stdout:\n\(stdout)\nstderr:\n\(stderr)")
+        let result = try runScript("scripts/demo.sh", environment: ["DEMO_DIR": directory.path])
+        let stdout = result.stdout
+        XCTAssertEqual(result.status, 0, "stdout:\n\(stdout)\nstderr:\n\(result.stderr)")
         for expected in ["answer: ", "answer evidence:", "schema_version", "/decode/retrieval_score", "main effects on mass recall",
                          "references:", "retrieval heads", "Files:"] {
             XCTAssertTrue(stdout.contains(expected), "the demo's output lacks \(expected):\n\(stdout)")

@@ -90,11 +90,14 @@ func killTool(_ arguments: [String], within seconds: TimeInterval, when ready: (
     return wasRunning
 }
 
-/// Runs `executable` with `arguments`, capturing both streams.
-func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+/// Runs `executable` with `arguments`, capturing both streams; `environment` adds to (or replaces in) the test's own.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -104,6 +107,14 @@ func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandRe
     process.waitUntilExit()
     return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs one of the repository's bash scripts (`scripts/demo.sh`) with the test build's binary and Python (`BIN`, `PY`)
+/// and `environment` set.
+func runScript(_ script: String, environment: [String: String]) throws -> CommandResult {
+    let path = TestPaths.packageRoot.appendingPathComponent(script).path
+    let given = ["BIN": try TestPaths.binary(), "PY": try TestPaths.python()].merging(environment) { _, given in given }
+    return try runCommand("/usr/bin/env", ["bash", path], environment: given)
 }
 
 /// A test case with a fresh temporary directory per test, removed afterwards.
