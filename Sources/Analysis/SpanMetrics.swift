@@ -34,22 +34,18 @@ public enum SpanMetrics {
     }
 
     /// The span recall of a cache that was really cut: `kept[l][g]` lists the prompt positions (layer l, KV head g)
-    /// holds, `span` the answer's positions. Returns the mean over (layer, KV head) of |kept ∩ span| / |span|, and the
-    /// mean over layers of the minimum over the layer's KV heads (`layerMinimum`'s view of the same cut); NaN for both
-    /// when the span is empty.
-    public static func keptSpanRecall(kept: [[[Int]]], span: Range<Int>) -> (mean: Double, layerMinimum: Double) {
-        guard !span.isEmpty, !kept.isEmpty else { return (.nan, .nan) }
-        var total = 0.0, minima = 0.0, heads = 0
-        for layer in kept {
-            var lowest = Double.infinity
-            for positions in layer {
-                let recall = Double(positions.reduce(0) { $0 + (span.contains($1) ? 1 : 0) }) / Double(span.count)
-                total += recall
-                heads += 1
-                lowest = Swift.min(lowest, recall)
-            }
-            minima += lowest
+    /// holds, `span` the answer's positions. Returns |kept ∩ span| / |span| per (layer, KV head) (layer-major), their
+    /// mean, and the mean over layers of the minimum over the layer's KV heads (`layerMinimum`'s view of the same cut);
+    /// NaN means and no heads when the span is empty.
+    public static func keptSpanRecall(kept: [[[Int]]], span: Range<Int>) -> (perHead: [Double], mean: Double, layerMinimum: Double) {
+        guard !span.isEmpty, !kept.isEmpty else { return ([], .nan, .nan) }
+        let perHead = kept.flatMap { layer in
+            layer.map { positions in Double(positions.reduce(0) { $0 + (span.contains($1) ? 1 : 0) }) / Double(span.count) }
         }
-        return (total / Double(max(heads, 1)), minima / Double(kept.count))
+        let minima = kept.indices.reduce(0.0) { total, l in
+            let first = kept[..<l].reduce(0) { $0 + $1.count }
+            return total + (perHead[first..<first + kept[l].count].min() ?? .nan)
+        }
+        return (perHead, perHead.reduce(0, +) / Double(perHead.count), minima / Double(kept.count))
     }
 }

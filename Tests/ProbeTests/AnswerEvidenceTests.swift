@@ -144,6 +144,7 @@ final class AnswerEvidenceTests: TemporaryDirectoryTestCase {
         let recall = SpanMetrics.keptSpanRecall(kept: kept, span: 10..<14)
         XCTAssertEqual(recall.mean, (1.0 + 0.25 + 0.5 + 0.75) / 4, accuracy: 1e-12)
         XCTAssertEqual(recall.layerMinimum, (0.25 + 0.5) / 2, accuracy: 1e-12)
+        XCTAssertEqual(recall.perHead, [1.0, 0.25, 0.5, 0.75])
         XCTAssertTrue(SpanMetrics.keptSpanRecall(kept: kept, span: 3..<3).mean.isNaN)
     }
 

@@ -37,6 +37,9 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
             let recall = try XCTUnwrap(row.spanRecall, "\(row.cellName) has no span recall")
             XCTAssertGreaterThan(try XCTUnwrap(row.spanEnd) - (try XCTUnwrap(row.spanStart)), 10, "the needle sentence's tokens")
             if row.policy == "full" { XCTAssertEqual(recall, 1) } else { XCTAssertLessThanOrEqual(try XCTUnwrap(row.spanRecallLayerMin), recall) }
+            let heads = try XCTUnwrap(row.spanRecallHeads, "read back per head")
+            XCTAssertEqual(heads.count, 30 * 3)
+            XCTAssertEqual(heads.reduce(0, +) / 90, recall, accuracy: 1e-6)
         }
         // notebooks-data/eval_table.py reads the file into the README's table: score (span recall) [exact/total].
         let table = try runCommand(try TestPaths.python(), [
@@ -73,7 +76,9 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         }
         XCTAssertEqual(objects.map { $0["record"] as? String }, ["cell", "cell", "cell", "summary"], result.stdout)
         for cell in objects.dropLast() {
-            XCTAssertEqual(Set(cell.keys).subtracting(["record", "compression_ratio"]), Set(EvaluationFile.csvColumns).subtracting(["compression_ratio"]))
+            XCTAssertEqual(Set(cell.keys).subtracting(["record", "compression_ratio", "span_recall_heads"]),
+                           Set(EvaluationFile.csvColumns).subtracting(["compression_ratio"]))
+            XCTAssertEqual((cell["span_recall_heads"] as? [Double])?.count, 30 * 3, "per (layer, KV head) of SmolLM2")
         }
         let prompt = try XCTUnwrap(objects[1]["prompt_tokens"] as? Int)
         XCTAssertEqual(objects[1]["budget"] as? Int, Int((Double(prompt) * 0.5).rounded()))

@@ -48,6 +48,9 @@ def main(path, csv_path):
         L, G, d = (int(f.attrs[k]) for k in ("n_layers", "n_kv_heads", "d_head"))
         value_bytes = kv_value_bytes(f.attrs)
         c = {name: f["cells/" + name][()] for name in f["cells"]}
+        heads = f["span_recall_heads"][()]
+        check(heads.shape == (len(c["task"]), L, G) and heads.dtype == np.float64, f"span_recall_heads shape {heads.shape}")
+        check([d.label for d in f["span_recall_heads"].dims] == ["cell", "layer", "kv_head"], "span_recall_heads dims")
     for name in ("task", "policy", "placement", "answer", "reference"):
         c[name] = text(c[name])
     rows = len(c["task"])
@@ -73,10 +76,13 @@ def main(path, csv_path):
         start, end = int(c["span_start"][i]), int(c["span_end"][i])
         recall, worst = c["span_recall"][i], c["span_recall_layer_min"][i]
         if start == -1:
-            check(end == -1 and math.isnan(recall) and math.isnan(worst), f"row {i}: no span, yet a recall")
+            check(end == -1 and math.isnan(recall) and math.isnan(worst) and np.isnan(heads[i]).all(), f"row {i}: no span, yet a recall")
         else:
             check(0 <= start < end <= c["prompt_tokens"][i], f"row {i}: span {start}:{end}")
             check(0 <= worst <= recall + 1e-12 and recall <= 1, f"row {i}: span recall {recall}, layer minimum {worst}")
+            # The two summaries recomputed from the per-head values.
+            check(abs(heads[i].mean() - recall) < 1e-6 and abs(heads[i].min(axis=1).mean() - worst) < 1e-6,
+                  f"row {i}: span recall {recall} / {worst} against the per-head mean {heads[i].mean()} / {heads[i].min(axis=1).mean()}")
             if c["entries"][i] >= c["prompt_tokens"][i]:
                 check(recall == 1 and worst == 1, f"row {i}: a cache holding the whole prompt keeps the whole span")
         if c["policy"][i] == "full":

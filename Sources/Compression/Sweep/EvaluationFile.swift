@@ -12,7 +12,8 @@ import Probe
 /// (int32); `budget` (0: full cache), `entries` (int64, entries per layer and KV head, as every file's budgets);
 /// `depth` (NaN for RULER), `needle_depth`, `score`, `prefill_ms`, `score_ms`, `decode_ms`, `compression_ratio`
 /// (NaN unless the sweep gave `--compression-ratio`), `span_recall`, `span_recall_layer_min` (NaN without a span)
-/// (float64); `cache_bytes`, `span_start`, `span_end` (−1 without a span) (int64). The CSV writes answers and
+/// (float64); `cache_bytes`, `span_start`, `span_end` (−1 without a span) (int64); and beside the table, the
+/// root dataset `span_recall_heads` [cell, layer, kv_head] (float64, NaN without a span; not in the CSV). The CSV writes answers and
 /// references on one line (`OneLineText`).
 public enum EvaluationFile {
     public static let schema = "dapq-probe/eval"
@@ -90,6 +91,23 @@ public enum EvaluationFile {
                     "fraction of the span's tokens the cache held when decoding started, mean over (layer, KV head); NaN: no span")
         try doubles("span_recall_layer_min", rows.map { $0.spanRecallLayerMin ?? .nan },
                     "the same, minimum over each layer's KV heads, mean over layers; NaN: no span")
+        // Per (layer, KV head): which heads of the cut cache still hold the answer (NaN rows without a span).
+        let (L, G) = (metadata.nLayers, metadata.nKVHeads)
+        try f.makeDimensionScale(name: "layer", values: Array(0..<L), description: "transformer layer index")
+        try f.makeDimensionScale(name: "kv_head", values: Array(0..<G), description: "key/value head index")
+        let heads = rows.flatMap { row in row.spanRecallHeads.map { $0.count == L * G ? $0 : [] } ?? [] }
+        guard heads.count == rows.filter({ $0.spanRecallHeads != nil }).count * L * G else {
+            throw ProbeError("span recall per head: rows of another shape than \(L) layers x \(G) KV heads")
+        }
+        var perHead = [Double](repeating: .nan, count: rows.count * L * G), next = 0
+        for (i, row) in rows.enumerated() where row.spanRecallHeads != nil {
+            for j in 0..<(L * G) { perHead[i * L * G + j] = heads[next + j] }
+            next += L * G
+        }
+        let dataset = try f.createDataset("span_recall_heads", values: perHead, shape: [rows.count, L, G],
+                                          description: "fraction of the answer's span each (layer, KV head) of the cut cache held when decoding started; NaN: no span")
+        try dataset.attachScales(["cell", "layer", "kv_head"])
+        dataset.close()
     }
 
     /// The rows as CSV (RFC 4180 quoting, answers and references on one line), header first.
@@ -143,6 +161,9 @@ public enum EvaluationFile {
         let hasSpans = f.exists("cells/span_recall")
         let spanStart = hasSpans ? try ints("span_start") : [], spanEnd = hasSpans ? try ints("span_end") : []
         let spanRecall = hasSpans ? try doubles("span_recall") : [], spanMin = hasSpans ? try doubles("span_recall_layer_min") : []
+        let L = Int(try input.attribute("n_layers", as: Int64.self)), G = Int(try input.attribute("n_kv_heads", as: Int64.self))
+        let perHead = f.exists("span_recall_heads")
+            ? try input.read("span_recall_heads", as: Double.self, shape: [cells[0], L, G]) : []
         let rows = task.indices.map { i in
             var row = EvaluationRow(task: task[i], length: length[i], depth: depth[i].isNaN ? nil : depth[i], sample: sample[i], policy: policy[i],
                           placement: placement[i], budget: budget[i], entries: entries[i], score: score[i], answer: answer[i], reference: reference[i],
@@ -154,6 +175,8 @@ public enum EvaluationFile {
                 row.spanEnd = spanEnd[i] < 0 ? nil : spanEnd[i]
                 row.spanRecall = spanRecall[i].isNaN ? nil : spanRecall[i]
                 row.spanRecallLayerMin = spanMin[i].isNaN ? nil : spanMin[i]
+                let heads = perHead.isEmpty ? [] : Array(perHead[(i * L * G)..<((i + 1) * L * G)])
+                row.spanRecallHeads = heads.isEmpty || heads.contains(where: \.isNaN) ? nil : heads
             }
             return row
         }

@@ -42,6 +42,8 @@ public struct EvaluationRow: Sendable, Codable, Equatable {
     /// over (layer, KV head), and the mean over layers of each layer's worst KV head. Nil without a span.
     public var spanRecall: Double? = nil
     public var spanRecallLayerMin: Double? = nil
+    /// The same per (layer, KV head), layer-major (the file's `span_recall_heads` [cell, layer, kv_head]); nil without a span.
+    public var spanRecallHeads: [Double]? = nil
 
     /// The unit this row belongs to.
     public var unitName: String {

@@ -83,7 +83,7 @@ public struct EvaluationSweep {
             if let span = sample.answerTokenRange {
                 let recall = SpanMetrics.keptSpanRecall(kept: cell.kept, span: span)
                 (row.spanStart, row.spanEnd) = (span.lowerBound, span.upperBound)
-                (row.spanRecall, row.spanRecallLayerMin) = (recall.mean, recall.layerMinimum)
+                (row.spanRecall, row.spanRecallLayerMin, row.spanRecallHeads) = (recall.mean, recall.layerMinimum, recall.perHead)
             }
             return row
         }
