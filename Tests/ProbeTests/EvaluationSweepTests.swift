@@ -50,6 +50,19 @@ final class EvaluationSweepTests: TemporaryDirectoryTestCase {
         let expected = "| `snapkv` | \(mean(snap.map(\.score))) (\(mean(snap.compactMap(\.spanRecall)))) [\(snap.filter { $0.score == 1 }.count)/2] |"
         XCTAssertTrue(table.stdout.contains(expected), "\(expected)\n\(table.stdout)")
         XCTAssertTrue(table.stdout.contains("**task niah, length 400, placement inside** (2 prompts; full cache"), table.stdout)
+        // With retrieval heads (here layer 20's KV heads 1 and 2): the kept span over those heads alone, from span_recall_heads.
+        let heads = path("retrieval_heads.csv")
+        try "# hand-made\nlayer,head,kv_head,retrieval_score,above_threshold,retrieval_kv_head\n20,3,1,0.5,1,1\n20,6,2,0.4,1,1\n20,0,0,0.0,0,0\n"
+            .write(toFile: heads, atomically: true, encoding: .utf8)
+        let byHeads = try runCommand(try TestPaths.python(), [
+            TestPaths.packageRoot.appendingPathComponent("notebooks-data/eval_table.py").path, out, "--retrieval-heads", heads])
+        XCTAssertEqual(byHeads.status, 0, byHeads.stderr)
+        let retrieval = try snap.map { row -> Double in
+            let h = try XCTUnwrap(row.spanRecallHeads)
+            return (h[20 * 3 + 1] + h[20 * 3 + 2]) / 2
+        }
+        let withHeads = "| `snapkv` | \(mean(snap.map(\.score))) (\(mean(snap.compactMap(\.spanRecall))) / \(mean(retrieval))) |"
+        XCTAssertTrue(byHeads.stdout.contains(withHeads), "\(withHeads)\n\(byHeads.stdout)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: EvaluationJournal.path(for: out)), "the journal is removed when done")
 
         let again = try niah(out)
