@@ -63,13 +63,13 @@ public struct LookaheadQueries {
     /// last token continues a copied run), up to `maximumSteps`, so an answer that copies a long value (a UUID, a
     /// number) is looked ahead whole; it stops at an end-of-generation token.
     public static func onFullCache(model: LanguageModel, cache: KVCache, prompt: [Int], firstToken: Int,
-                                   minimumSteps: Int, maximumSteps: Int) -> (tokens: [Int], queries: QuerySet) {
+                                   minimumSteps: Int, maximumSteps: Int, probe: [Int] = []) -> (tokens: [Int], queries: QuerySet) {
         let lengths = cache.lengths
         defer { cache.truncate(to: lengths) }
         let cap = max(minimumSteps, maximumSteps)
-        cache.reserve(additional: cap + 1)
+        cache.reserve(additional: cap + probe.count + 1)
         let stops = model.tokenizer.endOfGenerationIDs, indexed = CopySource.Prompt(prompt)
-        return decode(model: model, cache: cache, promptLength: prompt.count, firstToken: firstToken) { tokens in
+        return decode(model: model, cache: cache, promptLength: prompt.count, firstToken: firstToken, probe: probe) { tokens in
             continues(tokens, prompt: indexed, minimumSteps: minimumSteps, maximumSteps: cap, stops: stops)
         }
     }
@@ -85,12 +85,20 @@ public struct LookaheadQueries {
 
     /// Greedy decoding from `firstToken` at positions n, n+1, … on `cache` (appended to it), recording each
     /// token's queries, while `goOn(tokens so far)` says so (it is asked after each token); `steps` tokens
-    /// when `goOn` is nil. End-of-generation tokens do not stop it unless `goOn` does.
-    static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, steps: Int? = nil,
-                       goOn: (([Int]) -> Bool)? = nil) -> (tokens: [Int], queries: QuerySet) {
+    /// when `goOn` is nil. End-of-generation tokens do not stop it unless `goOn` does. With a `probe`, its tokens
+    /// are fed first at n … n+p−1 (their queries recorded too) and decoding starts from their greedy choice
+    /// instead of `firstToken`.
+    static func decode(model: LanguageModel, cache: KVCache, promptLength n: Int, firstToken: Int, probe: [Int] = [],
+                       steps: Int? = nil, goOn: (([Int]) -> Bool)? = nil) -> (tokens: [Int], queries: QuerySet) {
         let recorder = QueryRecorder(config: model.config)
-        let tokens = GreedyLoop().run(first: firstToken) { goOn?($0) ?? ($0.count < (steps ?? 1)) } feed: { token, index, more in
-            recorder.observe(model, tokens: [token], positions: [n + index], cache: cache, logits: more ? .last : .none)
+        var first = firstToken
+        if !probe.isEmpty {
+            first = GreedyDecoder.argmax(recorder.observe(model, tokens: probe, positions: Array(n..<(n + probe.count)),
+                                                          cache: cache, logits: .last))
+        }
+        let start = n + probe.count
+        let tokens = GreedyLoop().run(first: first) { goOn?($0) ?? ($0.count < (steps ?? 1)) } feed: { token, index, more in
+            recorder.observe(model, tokens: [token], positions: [start + index], cache: cache, logits: more ? .last : .none)
         }.tokens
         return (tokens, recorder.querySet(.afterPrompt(promptLength: n)))
     }

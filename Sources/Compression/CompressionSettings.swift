@@ -63,6 +63,10 @@ public struct CompressionSettings: Sendable {
     public var fullLookaheadSteps = 16
     /// `lookahead-full`: the most tokens it decodes while the answer is still copying the prompt.
     public var fullLookaheadMaxSteps = 64
+    /// `lookahead-full`: a generic question (text) put after the prompt for the lookahead alone, in the chat
+    /// template's user turn, then answered greedily; its entries and the answer's are dropped before eviction. For
+    /// query-agnostic compression (the question outside), where the prompt ends with the context. nil: none.
+    public var lookaheadProbe: String?
     /// DapQ: pseudo tokens, their content, where they sit (the ablation's positions: `future` is n … n+w−1,
     /// `far` starts Δ = `pseudoFarOffset` later), `a` of `prefix+suffix`, and how many of the last real prompt
     /// queries join them (r). `oracle` content is the full-cache answer continued greedily to w tokens.
@@ -92,6 +96,7 @@ public struct CompressionSettings: Sendable {
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
          "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "full_lookahead_steps": "\(fullLookaheadSteps)", "full_lookahead_max_steps": "\(fullLookaheadMaxSteps)",
+         "lookahead_probe": lookaheadProbe ?? "",
          "pseudo_count": "\(pseudoCount)",
          "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
          "pseudo_far_offset": "\(pseudoFarOffset)", "pseudo_prefix_count": "\(pseudoPrefixCount)",
@@ -116,6 +121,9 @@ public struct CompressionSettings: Sendable {
         guard fullLookaheadSteps >= 1 else { throw ProbeError("--full-lookahead-steps must be at least 1") }
         guard fullLookaheadMaxSteps >= fullLookaheadSteps else {
             throw ProbeError("--full-lookahead-max-steps must be at least --full-lookahead-steps (\(fullLookaheadSteps))")
+        }
+        if let probe = lookaheadProbe, probe.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ProbeError("--lookahead-probe must not be empty")
         }
         guard pseudoCount >= 1 else { throw ProbeError("--pseudo-count must be at least 1") }
         guard pseudoPrefixCount >= 0, pseudoPrefixCount < pseudoCount else {

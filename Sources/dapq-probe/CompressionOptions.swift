@@ -38,6 +38,9 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "The most tokens lookahead-full decodes while its answer still copies the prompt.")
     var fullLookaheadMaxSteps: Int = 64
 
+    @Option(help: "lookahead-full: a generic question put after the prompt (in a user turn) for the lookahead alone, for query-agnostic compression with --question-placement outside.")
+    var lookaheadProbe: String?
+
     @Option(help: "DapQ: pseudo tokens w.")
     var pseudoCount: Int = 32
 
@@ -81,6 +84,7 @@ struct CompressionOptions: ParsableArguments {
         s.lookaheadPromptQueries = lookaheadPromptQueries
         s.fullLookaheadSteps = fullLookaheadSteps
         s.fullLookaheadMaxSteps = fullLookaheadMaxSteps
+        s.lookaheadProbe = lookaheadProbe
         s.pseudoCount = pseudoCount
         s.pseudoContent = try parsed(pseudoContent, "--pseudo-content", PseudoContent.allCases.map(\.name), PseudoContent.init)
         s.pseudoPosition = try parsed(pseudoPosition, "--pseudo-position", PseudoPosition.allCases.map(\.name), PseudoPosition.init)

@@ -54,4 +54,34 @@ final class FullLookaheadPolicyTests: XCTestCase {
             }
         }
     }
+
+    /// With a probe (a generic question for query-agnostic use), the probe's tokens are fed after the prompt and the
+    /// lookahead answers them: the query rows are the probe's then the answer's, at n, n+1, …, and the prompt cache
+    /// is left exactly as it was; the probe is the blank line, the text and the template's end of turn.
+    func testAProbeIsFedAfterThePromptAndDroppedBeforeEviction() throws {
+        let model = try CompressionPolicyTests.model()
+        let prompt = try CompressionPolicyTests.needlePrompt(model).tokens
+        let n = prompt.count
+        let probe = try FullLookaheadPolicy.probeTokens("Which numbers does the text mention?", model: model)
+        XCTAssertEqual(model.tokenizer.decode(probe), "\n\nWhich numbers does the text mention?<|im_end|>\n<|im_start|>assistant\n")
+        var settings = CompressionSettings()
+        (settings.fullLookaheadSteps, settings.fullLookaheadMaxSteps, settings.lookaheadProbe) = (4, 4, "Which numbers does the text mention?")
+        let compressor = try Compressor(model: model, settings: settings)
+        let evidence = try compressor.evidence(prompt: prompt, policies: [PolicySpec(.lookaheadFull)], maxTokens: 4)
+        let lookahead = LookaheadQueries.onFullCache(model: model, cache: evidence.cache, prompt: prompt, firstToken: evidence.firstToken,
+                                                     minimumSteps: 4, maximumSteps: 4, probe: probe)
+        XCTAssertEqual(lookahead.queries.rows, probe.count + 4)
+        XCTAssertEqual(lookahead.queries.positions, Array(n..<(n + probe.count + 4)))
+        XCTAssertEqual(Array(lookahead.queries.tokens.prefix(probe.count)), probe)
+        XCTAssertTrue(evidence.cache.lengths.allSatisfy { $0 == n }, "the probe and its answer are dropped")
+        // The policy scores with exactly those rows (and the last prompt queries), and keeps B entries.
+        let kept = try compressor.select(evidence, policies: [PolicySpec(.lookaheadFull)], budgets: [.entries(40)])[0].kept
+        let queries = lookahead.queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))
+        let scores = evidence.scores(of: queries, aggregation: .mean)
+            .pooled(kernel: 7, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
+        XCTAssertEqual(kept, KeySelection.keep(scores, budgets: KeySelection.uniform(40, layers: model.config.nLayers),
+                                               recent: FullLookaheadPolicy.defaultRecent))
+        settings.lookaheadProbe = " "
+        XCTAssertThrowsError(try settings.check())
+    }
 }

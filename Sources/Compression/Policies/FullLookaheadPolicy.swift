@@ -1,4 +1,5 @@
 import Analysis
+import Probe
 
 /// `lookahead-full`: a short greedy lookahead on the *full* prompt cache (the first `s` tokens of the answer the
 /// uncompressed model gives, more while that answer is copying a run of the prompt, up to a cap); their queries,
@@ -10,9 +11,19 @@ public struct FullLookaheadPolicy: EvictionPolicy {
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
-    public var needs: PromptEvidence.Needs { 
-        PromptEvidence.Needs(promptQueries: settings.lookaheadPromptQueries, lookaheadSteps: settings.fullLookaheadMaxSteps)
-     }
+    public var needs: PromptEvidence.Needs {
+        // The probe's tokens come before the lookahead's: at most one a byte, and the template's end of turn.
+        let probe = settings.lookaheadProbe.map { $0.utf8.count + 32 } ?? 0
+        return PromptEvidence.Needs(promptQueries: settings.lookaheadPromptQueries, lookaheadSteps: settings.fullLookaheadMaxSteps + probe)
+    }
+
+    /// The probe's tokens: a blank line, the probe, then the chat template's end of the user turn and the assistant
+    /// header (a newline without a template), as a question placed after the context would be.
+    public static func probeTokens(_ probe: String, model: LanguageModel) throws -> [Int] {
+        let format = try EvaluationPromptFormat(model: model, chat: model.gguf.metadata["tokenizer.chat_template"] != nil)
+        let tail = format.chatTemplate == nil ? "\n" : format.frame(answerPrefix: "").tail
+        return model.tokenizer.encode("\n\n" + probe + tail)
+    }
 
     /// Recent prompt entries always kept when `--recent` is not given: 8, not the observation window's 32 —
     /// the lookahead's queries already see the end of the prompt, and at a budget of 64 a window of 32 would
@@ -27,9 +38,10 @@ public struct FullLookaheadPolicy: EvictionPolicy {
     }
 
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
+        let probe = try settings.lookaheadProbe.map { try Self.probeTokens($0, model: evidence.model) } ?? []
         let lookahead = LookaheadQueries.onFullCache(model: evidence.model, cache: evidence.cache, prompt: evidence.prompt,
                                                      firstToken: evidence.firstToken, minimumSteps: settings.fullLookaheadSteps,
-                                                     maximumSteps: settings.fullLookaheadMaxSteps)
+                                                     maximumSteps: settings.fullLookaheadMaxSteps, probe: probe)
         var queries = lookahead.queries
         if settings.lookaheadPromptQueries > 0 {
             queries = queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))
