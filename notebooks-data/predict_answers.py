@@ -283,7 +283,7 @@ def main(argv=None):
                 writer.writerow({**{k: number(j.get(k, float("nan"))) for k in metrics},
                                  "model": j["model"], "unit": "/".join("" if v is None else str(v) for v in j["unit"]),
                                  "policy": j["policy"], "budget": j["budget"], "placement": j["placement"], "score": j["score"]})
-    print(f"{len(joined)} joined cells")
+    print(f"{len(joined)} {'joined' if ablations else 'compressed'} cells")
     print(f"{'model':28} {'placement':9} {'subset':11} {'measurement':22} {'cells':>5}  {'Spearman [95%]':>24}  {'AUC exact [95%]':>24}")
     for r in rows:
         print(f"{r['model'][:28]:28} {r['placement']:9} {r['subset']:11} {r['measurement']:22} {r['cells']:5d}  "
