@@ -15,15 +15,18 @@ The join, one row per (prompt, policy, budget):
 Measurements (means over layers and KV heads, from the summary table): `mass_recall`, `top_k_recall`, `overlap`, and
 every `span_recall*` column the file carries (span recall over all heads, over retrieval heads, the per-layer minimum;
 written by newer ablation files, optional). From the eval file itself (schema 3), what the cut cache really held of the
-answer's span: `kept_span_recall` and `kept_span_layer_min` (its `span_recall`, `span_recall_layer_min`). Without
-`--ablation` only these two are reported, over every compressed cell of the eval files (every policy, no join).
+answer's span: `kept_span_recall` and `kept_span_layer_min` (its `span_recall`, `span_recall_layer_min`), and with
+`--retrieval-heads CSV` (`ablation_summary.py --retrieval` of the same model) `kept_span_retrieval` and
+`kept_span_other`, the mean of its `span_recall_heads` over the retrieval KV heads and over the rest. Without
+`--ablation` only these are reported, over every compressed cell of the eval files (every policy, no join).
 Statistics per model and placement, over all joined cells and per budget: Spearman's rank correlation of each
 measurement with the score, and ROC AUC of the measurement for exact answers (score == 1 against < 1; ties count
 half), each with a 95% percentile bootstrap interval that resamples prompts (cells of one prompt stay together;
 `--bootstrap` resamples, `--seed` seeds them). NaN where a statistic is undefined (a constant column, one class).
 
 usage: predict_answers.py [--ablation A.h5 …] --eval E.h5|E.csv [E2 …] [--placement inside|outside|any]
-                          [--out FILE.csv] [--joined FILE.csv] [--bootstrap 1000] [--seed 0]
+                          [--retrieval-heads retrieval_heads.csv] [--out FILE.csv] [--joined FILE.csv]
+                          [--bootstrap 1000] [--seed 0]
 """
 import argparse
 import csv
@@ -35,12 +38,15 @@ import sys
 
 import h5py
 import numpy as np
+from eval_table import retrieval_kv_heads
 from h5input import read_summary, summary_rows
 
 REFERENCES = {"window": "snapkv", "lookahead": "laq", "truth": "oracle"}
 BASE_METRICS = ["mass_recall", "top_k_recall", "overlap"]
 # The eval file's own columns: what the cut cache held of the answer's span.
 KEPT_METRICS = {"kept_span_recall": "span_recall", "kept_span_layer_min": "span_recall_layer_min"}
+# ... and from its per-head `span_recall_heads`, over the retrieval KV heads and over the others (--retrieval-heads).
+HEAD_METRICS = ["kept_span_retrieval", "kept_span_other"]
 UNIT = re.compile(r"^(?P<task>.+?)_L(?P<length>\d+)_(?:d(?P<depth>\d+(?:\.\d+)?)|s(?P<sample>\d+))$")
 DEFAULT_CELL = {"pseudo_content": "prefix+suffix", "pseudo_position": "future"}
 
@@ -105,7 +111,7 @@ def read_ablation(path):
     return sha, model, cells, metrics
 
 
-def read_eval(path):
+def read_eval(path, heads=None):
     """(model sha256 or None, model file name or None, rows as dicts with unit, policy, placement, budget, score and
     the kept-span measurements where the file has them)."""
     if path.endswith(".csv"):
@@ -121,6 +127,15 @@ def read_eval(path):
             sha = text(f.attrs["model_sha256"])
             model = os.path.basename(text(f.attrs["model_path"])) if "model_path" in f.attrs else None
             columns = {name: [text(v) if isinstance(v, bytes) else v for v in f["cells/" + name][()]] for name in f["cells"]}
+            if heads and "span_recall_heads" in f:
+                per_head = f["span_recall_heads"][()]
+                mask = np.zeros(per_head.shape[1:], dtype=bool)
+                for layer, kv_head in heads:
+                    if layer >= mask.shape[0] or kv_head >= mask.shape[1]:
+                        raise SystemExit(f"{path}: retrieval head ({layer}, {kv_head}) outside its {mask.shape} layers x KV heads")
+                    mask[layer, kv_head] = True
+                columns["kept_span_retrieval"] = list(per_head[:, mask].mean(axis=1))
+                columns["kept_span_other"] = list(per_head[:, ~mask].mean(axis=1)) if (~mask).any() else [float("nan")] * len(per_head)
     missing = [c for c in ("task", "length", "depth", "sample", "policy", "budget", "score") if c not in columns]
     if missing:
         raise SystemExit(f"{path}: no column {', '.join(missing)}")
@@ -132,7 +147,8 @@ def read_eval(path):
                      "policy": cell_policy(columns["policy"][i], settings),
                      "placement": columns["placement"][i] if "placement" in columns else "inside",
                      "budget": int(columns["budget"][i]), "score": float(columns["score"][i]),
-                     **{name: number_or_nan(columns[column][i]) for name, column in KEPT_METRICS.items() if column in columns}})
+                     **{name: number_or_nan(columns[column][i]) for name, column in KEPT_METRICS.items() if column in columns},
+                     **{name: number_or_nan(columns[name][i]) for name in HEAD_METRICS if name in columns}})
     return sha, model, rows
 
 
@@ -232,7 +248,7 @@ def join(ablations, evals, placement):
                 found = cells.get((r["unit"], r["policy"], r["budget"]))
                 if found is not None:
                     joined.append({**r, "model": model, **found})
-    metrics += [m for m in KEPT_METRICS if any(m in j for j in joined)]
+    metrics += [m for m in list(KEPT_METRICS) + HEAD_METRICS if any(m in j for j in joined)]
     return joined, metrics
 
 
@@ -240,7 +256,7 @@ def eval_cells(evals, placement):
     """Every compressed cell of the eval files (no join), with the kept-span measurements."""
     cells = [{**r, "model": model or "model"} for _, model, rows in evals for r in rows
              if r["policy"] != "full" and (placement == "any" or r["placement"] == placement)]
-    return cells, [m for m in KEPT_METRICS if any(m in c for c in cells)]
+    return cells, [m for m in list(KEPT_METRICS) + HEAD_METRICS if any(m in c for c in cells)]
 
 
 def number(v):
@@ -252,13 +268,15 @@ def main(argv=None):
     parser.add_argument("--ablation", nargs="+", default=[])
     parser.add_argument("--eval", nargs="+", required=True)
     parser.add_argument("--placement", default="inside", choices=["inside", "outside", "any"])
+    parser.add_argument("--retrieval-heads", help="retrieval_heads.csv of the same model: kept span over those KV heads")
     parser.add_argument("--out", help="the result table (CSV)")
     parser.add_argument("--joined", help="the joined cells (CSV)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     ablations = [read_ablation(p) for p in args.ablation]
-    evals = [read_eval(p) for p in args.eval]
+    heads = retrieval_kv_heads(args.retrieval_heads) if args.retrieval_heads else None
+    evals = [read_eval(p, heads) for p in args.eval]
     joined, metrics = join(ablations, evals, args.placement) if ablations else eval_cells(evals, args.placement)
     if not joined:
         raise SystemExit("no evaluation cell matches an ablation cell (same prompt, policy, budget = k, model, placement)"

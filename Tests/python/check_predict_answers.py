@@ -98,6 +98,9 @@ def write_eval_h5(path, sha, rows, settings, with_span=False):
             # What the cut cache kept of the span (schema 3): increasing in the score; its layer minimum decreasing.
             f.create_dataset("cells/span_recall", data=np.array([mass_of(r["score"]) for r in rows], dtype="f8"))
             f.create_dataset("cells/span_recall_layer_min", data=np.array([1 - r["score"] for r in rows], dtype="f8"))
+            # Per (layer, KV head) [cell, 2, 2]: the retrieval head (0, 1) increasing in the score, the others decreasing.
+            heads = np.array([[[1 - r["score"], mass_of(r["score"])], [1 - r["score"], 1 - r["score"]]] for r in rows], dtype="f8")
+            f.create_dataset("span_recall_heads", data=heads)
 
 
 def write_eval_csv(path, rows):
@@ -169,6 +172,13 @@ def main(work):
     check({r["measurement"] for r in alone} == {"kept_span_recall", "kept_span_layer_min"}, "eval alone: the kept-span rows")
     every = pick(alone, "model", "kept_span_recall")
     check(every["cells"] == cells and close(every["spearman"], 1), f"eval alone: {every['cells']} compressed cells, full left out")
+    # --retrieval-heads: the kept span over the marked KV head and over the rest, from span_recall_heads.
+    heads_csv = os.path.join(work, "retrieval_heads.csv")
+    with open(heads_csv, "w") as handle:
+        handle.write("# synthetic\nlayer,head,kv_head,retrieval_score,above_threshold,retrieval_kv_head\n0,1,1,0.5,1,1\n1,0,0,0.0,0,0\n")
+    by_heads = predict_answers.main(["--eval", os.path.join(work, "eval_a.h5"), "--retrieval-heads", heads_csv, "--bootstrap", "50"])
+    check(close(pick(by_heads, "model", "kept_span_retrieval")["spearman"], 1), "retrieval KV heads: increasing")
+    check(close(pick(by_heads, "model", "kept_span_other")["spearman"], -1), "the other KV heads: decreasing")
     print("predict_answers OK")
 
 
