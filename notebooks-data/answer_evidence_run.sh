@@ -6,6 +6,7 @@
 #   ruler    RULER S-NIAH-1/2/3 x 20 samples, every policy;
 #   predict  captures of the grid's prompts (at the first length), ablated with the same cells and budgets, joined
 #            with the grid's answers by notebooks-data/predict_answers.py; the retrieval heads of those captures.
+# Then every compressed cell of the sweeps against what its cut cache kept of the span (predict_kept.csv).
 # Every sweep's cells carry the answer's span and what each cut cache kept of it (span_recall, per head too).
 # Results: CSVs, the tables (eval_table.py) and the prediction table into notebooks-data/eval/MODEL/answers/.
 #
@@ -70,10 +71,21 @@ for part in $PARTS; do
       "$PY" notebooks-data/ablation_summary.py "$OUT/ablation.h5" --out "$RESULTS/ablation_summary.csv" \
         --retrieval "$RESULTS/retrieval_heads.csv"
       "$PY" notebooks-data/predict_answers.py --ablation "$OUT/ablation.h5" --eval "$OUT/niah-inside.h5" \
-        --out "$RESULTS/predict.csv" | tee "$OUT/predict.txt" ;;
+        --retrieval-heads "$RESULTS/retrieval_heads.csv" --out "$RESULTS/predict.csv" | tee "$OUT/predict.txt" ;;
     *) echo "answer_evidence_run.sh: unknown part '$part' (grid, outside, ruler, predict)" >&2; exit 2 ;;
   esac
 done
+
+# Every compressed cell of every sweep (all policies, no join): how well what the cut cache kept of the span predicts
+# the answer, over all KV heads, the layers' worst, the retrieval KV heads and the others.
+kept=()
+for name in niah-inside niah-outside ruler; do
+  if [ -f "$OUT/$name.h5" ]; then kept+=("$OUT/$name.h5"); fi
+done
+if [ ${#kept[@]} -gt 0 ] && [ -f "$RESULTS/retrieval_heads.csv" ]; then
+  "$PY" notebooks-data/predict_answers.py --eval "${kept[@]}" --placement any --retrieval-heads "$RESULTS/retrieval_heads.csv" \
+    --out "$RESULTS/predict_kept.csv" > "$OUT/predict_kept.txt"
+fi
 
 # The tables: score (span recall, all KV heads / retrieval KV heads) [exact/total] per policy x budget.
 heads=()

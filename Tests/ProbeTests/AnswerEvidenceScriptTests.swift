@@ -13,10 +13,12 @@ final class AnswerEvidenceScriptTests: TemporaryDirectoryTestCase {
             "LENGTHS": "400", "DEPTHS": "30,70", "BUDGETS": "64"])
         XCTAssertEqual(result.status, 0, "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
         let predict = try String(contentsOfFile: path("results/predict.csv"), encoding: .utf8)
-        for measurement in ["mass_recall", "top_k_recall", "span_recall_retrieval", "kept_span_recall"] {
+        for measurement in ["mass_recall", "top_k_recall", "span_recall_retrieval", "kept_span_recall", "kept_span_retrieval"] {
             XCTAssertTrue(predict.contains(",\(measurement),"), "predict.csv lacks \(measurement):\n\(predict)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("results/retrieval_heads.csv")))
+        let kept = try String(contentsOfFile: path("results/predict_kept.csv"), encoding: .utf8)
+        XCTAssertTrue(kept.contains(",kept_span_other,"), kept)
         let tables = try String(contentsOfFile: path("results/tables.md"), encoding: .utf8)
         XCTAssertTrue(tables.contains("**task niah, length 400, placement inside** (2 prompts"), tables)
         XCTAssertTrue(tables.contains("| `dapq[content=oracle,position=fixed]` |"), tables)
