@@ -78,13 +78,20 @@ done
 
 # Every compressed cell of every sweep (all policies, no join): how well what the cut cache kept of the span predicts
 # the answer, over all KV heads, the layers' worst, the retrieval KV heads and the others.
+# NIAH (both placements) into predict_kept.csv, RULER into predict_kept_ruler.csv.
 kept=()
-for name in niah-inside niah-outside ruler; do
+for name in niah-inside niah-outside; do
   if [ -f "$OUT/$name.h5" ]; then kept+=("$OUT/$name.h5"); fi
 done
-if [ ${#kept[@]} -gt 0 ] && [ -f "$RESULTS/retrieval_heads.csv" ]; then
-  "$PY" notebooks-data/predict_answers.py --eval "${kept[@]}" --placement any --retrieval-heads "$RESULTS/retrieval_heads.csv" \
-    --out "$RESULTS/predict_kept.csv" > "$OUT/predict_kept.txt"
+if [ -f "$RESULTS/retrieval_heads.csv" ]; then
+  if [ ${#kept[@]} -gt 0 ]; then
+    "$PY" notebooks-data/predict_answers.py --eval "${kept[@]}" --placement any --retrieval-heads "$RESULTS/retrieval_heads.csv" \
+      --out "$RESULTS/predict_kept.csv" > "$OUT/predict_kept.txt"
+  fi
+  if [ -f "$OUT/ruler.h5" ]; then
+    "$PY" notebooks-data/predict_answers.py --eval "$OUT/ruler.h5" --retrieval-heads "$RESULTS/retrieval_heads.csv" \
+      --out "$RESULTS/predict_kept_ruler.csv" > "$OUT/predict_kept_ruler.txt"
+  fi
 fi
 
 # The tables: score (span recall, all KV heads / retrieval KV heads) [exact/total] per policy x budget.
