@@ -66,11 +66,17 @@ final class OutputFormatTests: XCTestCase {
         XCTAssertEqual(csv.split(separator: "\n", omittingEmptySubsequences: false).count, 3, "header, one row, final newline: \(csv)")
         XCTAssertTrue(csv.contains("\" to eat.\\n\\n\\nThe end, \"\"really\"\".\""), csv)
 
-        // The JSON row carries the CSV's columns under the same names (compression_ratio only when set).
+        // The JSON row carries the CSV's columns under the same names (compression_ratio only when set, the span's
+        // columns only where the span is known, with the per-head values beside them).
+        let spanColumns: Set<String> = ["span_start", "span_end", "span_recall", "span_recall_layer_min"]
+        XCTAssertEqual(Set(row.jsonObject.keys).subtracting(["record"]),
+                       Set(EvaluationFile.csvColumns).subtracting(spanColumns.union(["compression_ratio"])))
         row.compressionRatio = 0.5
+        (row.spanStart, row.spanEnd, row.spanRecall, row.spanRecallLayerMin, row.spanRecallHeads) = (3, 7, 0.5, 0.25, [0.25, 0.75])
         let object = row.jsonObject
         XCTAssertEqual(object["record"] as? String, "cell")
-        XCTAssertEqual(Set(object.keys).subtracting(["record"]), Set(EvaluationFile.csvColumns))
+        XCTAssertEqual(Set(object.keys).subtracting(["record", "span_recall_heads"]), Set(EvaluationFile.csvColumns))
+        XCTAssertEqual(object["span_recall_heads"] as? [Double], [0.25, 0.75])
         XCTAssertEqual(object["answer"] as? String, row.answer, "JSON keeps the raw answer")
         XCTAssertEqual(object["compression_ratio"] as? Double, 0.5)
         XCTAssertEqual(row.cellName, "niah/L300/d50/snapkv/cr0.5")
