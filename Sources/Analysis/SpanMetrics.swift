@@ -38,14 +38,11 @@ public enum SpanMetrics {
     /// mean, and the mean over layers of the minimum over the layer's KV heads (`layerMinimum`'s view of the same cut);
     /// NaN means and no heads when the span is empty.
     public static func keptSpanRecall(kept: [[[Int]]], span: Range<Int>) -> (perHead: [Double], mean: Double, layerMinimum: Double) {
-        guard !span.isEmpty, !kept.isEmpty else { return ([], .nan, .nan) }
+        guard !span.isEmpty, let heads = kept.first?.count, heads > 0 else { return ([], .nan, .nan) }
         let perHead = kept.flatMap { layer in
             layer.map { positions in Double(positions.reduce(0) { $0 + (span.contains($1) ? 1 : 0) }) / Double(span.count) }
         }
-        let minima = kept.indices.reduce(0.0) { total, l in
-            let first = kept[..<l].reduce(0) { $0 + $1.count }
-            return total + (perHead[first..<first + kept[l].count].min() ?? .nan)
-        }
-        return (perHead, perHead.reduce(0, +) / Double(perHead.count), minima / Double(kept.count))
+        let minima = layerMinimum(perHead, nLayers: kept.count, nKVHeads: heads, budgets: 1)
+        return (perHead, perHead.reduce(0, +) / Double(perHead.count), minima.reduce(0, +) / Double(minima.count))
     }
 }

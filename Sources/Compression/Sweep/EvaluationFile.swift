@@ -95,14 +95,13 @@ public enum EvaluationFile {
         let (L, G) = (metadata.nLayers, metadata.nKVHeads)
         try f.makeDimensionScale(name: "layer", values: Array(0..<L), description: "transformer layer index")
         try f.makeDimensionScale(name: "kv_head", values: Array(0..<G), description: "key/value head index")
-        let heads = rows.flatMap { row in row.spanRecallHeads.map { $0.count == L * G ? $0 : [] } ?? [] }
-        guard heads.count == rows.filter({ $0.spanRecallHeads != nil }).count * L * G else {
-            throw ProbeError("span recall per head: rows of another shape than \(L) layers x \(G) KV heads")
-        }
-        var perHead = [Double](repeating: .nan, count: rows.count * L * G), next = 0
-        for (i, row) in rows.enumerated() where row.spanRecallHeads != nil {
-            for j in 0..<(L * G) { perHead[i * L * G + j] = heads[next + j] }
-            next += L * G
+        var perHead = [Double](repeating: .nan, count: rows.count * L * G)
+        for (i, row) in rows.enumerated() {
+            guard let heads = row.spanRecallHeads else { continue }
+            guard heads.count == L * G else {
+                throw ProbeError("span recall per head: rows of another shape than \(L) layers x \(G) KV heads")
+            }
+            perHead.replaceSubrange((i * L * G)..<((i + 1) * L * G), with: heads)
         }
         let dataset = try f.createDataset("span_recall_heads", values: perHead, shape: [rows.count, L, G],
                                           description: "fraction of the answer's span each (layer, KV head) of the cut cache held when decoding started; NaN: no span")
