@@ -1,29 +1,81 @@
-// The portable tier of the K-quant kernels: plain C the compiler may vectorize for any target. Per pair of
-// values, w₀x₀ + w₁x₁ times the pair's scale, summed in int32: the same exact sums as the other tiers'.
+// The portable tier of the K-quant kernels: plain C loops over the repacked chunks (eight rows × one quad per
+// chunk of 32 bytes) that the compiler may vectorize for any target; the same exact sums as the other tiers'.
 #include "KQuantProduct.h"
 
-static inline __attribute__((always_inline)) int32_t dot(const csimd_kblock *k, const int8_t *a) {
-    int32_t sum = 0;
-    for (int q = 0; q < 128; q++) {
-        const int32_t pair = k->values[2 * q] * a[2 * q] + k->values[2 * q + 1] * a[2 * q + 1];
-        sum += k->pair_scales[q] * pair;
+/// Which part of a chunk's bytes holds the values: the whole byte, the low or the high nibble.
+enum { WHOLE = 0, LOW = 1, HIGH = 2 };
+
+/// acc[r] += Σ_j value(chunk[4r + j]) · a[j] for the eight rows.
+static inline __attribute__((always_inline)) void dot_chunk(int32_t acc[8], const uint8_t *chunk, const int8_t *a,
+                                                            int part) {
+    for (int r = 0; r < 8; r++) {
+        int32_t s = 0;
+        for (int j = 0; j < 4; j++) {
+            const uint8_t byte = chunk[4 * r + j];
+            const int32_t value = part == WHOLE ? byte : part == LOW ? byte & 0xF : byte >> 4;
+            s += value * a[j];
+        }
+        acc[r] += s;
     }
-    return sum;
 }
 
-static int32_t dot1(const csimd_kblock *k, const int8_t *a) { return dot(k, a); }
-
-static void dot4(const csimd_kblock *blocks, int64_t nb, int is_q6, const int8_t *x, int64_t cols,
-                 const int16_t *x_sums, int32_t *main, int32_t *minimum) {
-    csimd_kquant_dot4_by_blocks(blocks, nb, is_q6, x, cols, x_sums, main, minimum, dot1);
+/// The integer parts of one group-block times one activation row (values a, Q8_K sums s16): main[r] and
+/// minimum[r] as KQuantProduct.h defines them.
+static inline __attribute__((always_inline)) void block_parts(csimd_kquant_type type, const uint8_t *q,
+                                                              const int8_t *a, const int16_t *s16, int32_t main[8],
+                                                              int32_t minimum[8]) {
+    const csimd_kquant_layout layout = csimd_kquant_layout_of(type);
+    for (int r = 0; r < 8; r++) main[r] = minimum[r] = 0;
+    if (type == CSIMD_Q6_K) {
+        const int8_t *scales = (const int8_t *)(q + layout.scales);
+        for (int s = 0; s < 16; s++) {
+            int32_t acc[8] = {0};
+            for (int c = 4 * s; c < 4 * s + 4; c++) dot_chunk(acc, q + 32 * c, a + 4 * c, WHOLE);
+            for (int r = 0; r < 8; r++) main[r] += scales[8 * s + r] * (acc[r] - 32 * s16[s]);
+        }
+        return;
+    }
+    const uint8_t *scales = q + layout.scales, *minima = q + layout.minima;
+    for (int s = 0; s < 8; s++) {
+        int32_t acc[8] = {0};
+        if (type == CSIMD_Q4_K) {
+            // Sub-blocks 0…3 in the low nibbles of chunks 8s…8s+7, 4…7 in the high ones.
+            const int part = s < 4 ? LOW : HIGH, first = 8 * (s % 4);
+            for (int c = first; c < first + 8; c++) dot_chunk(acc, q + 32 * c, a + 32 * s + 4 * (c - first), part);
+        } else {
+            for (int c = 8 * s; c < 8 * s + 8; c++) dot_chunk(acc, q + 32 * c, a + 4 * c, WHOLE);
+        }
+        const int32_t sum_x = s16[2 * s] + s16[2 * s + 1];
+        for (int r = 0; r < 8; r++) {
+            main[r] += scales[8 * s + r] * acc[r];
+            minimum[r] += minima[8 * s + r] * sum_x;
+        }
+    }
 }
 
-static void row1(const uint8_t *row, csimd_kquant_type type, int64_t nb, const int8_t *x, const int16_t *x_sums,
-                 int32_t *main, int32_t *minimum) {
-    csimd_kquant_row1_by_blocks(row, type, nb, x, x_sums, main, minimum, dot1);
+static void tile(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x, int64_t cols,
+                 const int16_t *x_sums, const float *dx, float out[4][8]) {
+    const csimd_kquant_layout layout = csimd_kquant_layout_of(type);
+    const int is_q6 = type == CSIMD_Q6_K;
+    float sum[4][8] = {{0}}, minima[4][8] = {{0}};
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = group + b * layout.bytes;
+        for (int i = 0; i < n; i++) {
+            int32_t main[8], minimum[8];
+            block_parts(type, q, x + i * cols + b * CSIMD_KQUANT_BLOCK, x_sums + (i * nb + b) * 16, main, minimum);
+            for (int r = 0; r < 8; r++) {
+                const float d = csimd_half_to_float(q + layout.d + 2 * r);
+                const float dmin = is_q6 ? 0 : csimd_half_to_float(q + layout.dmin + 2 * r);
+                csimd_kquant_accumulate(&sum[i][r], &minima[i][r], dx[i * nb + b], d, dmin, main[r], minimum[r], is_q6);
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        for (int r = 0; r < 8; r++) out[i][r] = sum[i][r] - minima[i][r];
+    }
 }
 
 void csimd_multiply_kquant_portable(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,
                                     int64_t first_row, int64_t end_row, float *y, int accumulate) {
-    csimd_kquant_loop(w, x, first_row, end_row, y, accumulate, dot4, row1);
+    csimd_kquant_loop(w, x, first_row, end_row, y, accumulate, tile);
 }

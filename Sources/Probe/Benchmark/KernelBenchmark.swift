@@ -67,6 +67,25 @@ public struct KernelBenchmark {
                                   gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
             }
         }
+        // The K-quant types on Qwen2.5-Coder-1.5B's shapes (1536 wide, 8960 in the feed-forward).
+        for type in [GGMLType.q4_K, .q6_K] {
+            for (rows, cols) in [(1536, 1536), (8960, 1536), (1536, 8960)] {
+                let w = Self.syntheticWeight(type, rows: rows, cols: cols)
+                let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
+                let scratch = MatmulScratch()
+                let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
+                lines.append(Line(kernel: "matvec \(type.name) (int8 kernel)", shape: "\(rows)x\(cols)", seconds: t,
+                                  gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
+            }
+        }
+        for (type, (m, n, k)) in [(GGMLType.q4_K, (512, 1536, 1536)), (.q4_K, (512, 8960, 1536)), (.q6_K, (512, 1536, 8960))] {
+            let w = Self.syntheticWeight(type, rows: n, cols: k)
+            let x = FloatBuffer((0..<(m * k)).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: m * n)
+            let scratch = MatmulScratch()
+            let t = best { w.apply(x.pointer, count: m, into: y.pointer, scratch: scratch) }
+            lines.append(Line(kernel: "gemm \(type.name) (int8 kernel)", shape: "\(m)x\(n)x\(k)", seconds: t,
+                              gflops: 2 * Double(m * n * k) / t / 1e9))
+        }
         for (m, n, k) in [(512, 576, 576), (512, 1536, 576), (512, 576, 1536)] {
             let w = Self.syntheticWeight(.q4_1, rows: n, cols: k)
             let x = FloatBuffer((0..<(m * k)).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: m * n)
@@ -78,14 +97,17 @@ public struct KernelBenchmark {
         return lines
     }
 
-    /// A `rows × cols` weight of `type` with deterministic bytes and finite float16 scales (and minima).
+    /// A `rows × cols` weight of `type` with deterministic bytes and finite float16 scales (and minima):
+    /// the scale d leads every block (Q6_K: ends it), the minimum follows it in Q4_1, Q4_K and Q5_K.
     static func syntheticWeight(_ type: GGMLType, rows: Int, cols: Int) -> WeightMatrix {
-        let blocks = rows * cols / 32
-        var raw = [UInt8](repeating: 0, count: blocks * type.bytesPerBlock)
+        let blocks = rows * cols / type.blockSize, size = type.bytesPerBlock
+        var raw = [UInt8](repeating: 0, count: blocks * size)
         for i in raw.indices { raw[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+        let scaleOffset = type == .q6_K ? size - 2 : 0
+        let hasMinimum = [.q4_1, .q4_K, .q5_K].contains(type)
         for b in 0..<blocks {
-            raw[b * type.bytesPerBlock] = 0x00; raw[b * type.bytesPerBlock + 1] = 0x20
-            if type == .q4_1 { raw[b * type.bytesPerBlock + 2] = 0x00; raw[b * type.bytesPerBlock + 3] = 0xA0 }
+            raw[b * size + scaleOffset] = 0x00; raw[b * size + scaleOffset + 1] = 0x20
+            if hasMinimum { raw[b * size + 2] = 0x00; raw[b * size + 3] = 0xA0 }
         }
         return raw.withUnsafeBytes { WeightMatrix(rows: rows, cols: cols, type: type, data: $0) }
     }

@@ -6,7 +6,7 @@ import CBLAS
 /// quantized to 8 bits per block, integer dot products, for a decoding row and a prefill's thousands of rows
 /// alike (tiles of four activation rows). With `Numerics.float32` the activations stay float32 and the
 /// weights are dequantized (once for small batches, panel by panel through BLAS for large ones). K-quants
-/// (256-blocks) stay packed as GGUF stores them and multiply like llama.cpp too (activations quantized as Q8_K,
+/// (256-blocks) stay packed (repacked by groups of rows, `KQuantMatrix`) and multiply like llama.cpp too (activations quantized as Q8_K,
 /// integer sums per sub-block), for any batch; with `Numerics.float32` they multiply a float32 copy made on
 /// first use. Other types are held as float32 and multiplied with BLAS. Weights of different types stacked
 /// by rows (a fused Q/K/V whose V has another type) stay separate parts, each multiplied as its own type.
@@ -124,7 +124,9 @@ public final class WeightMatrix: @unchecked Sendable {
         if let k = kquant, numerics == .llamaCpp {
             // llama.cpp's arithmetic: activations quantized as Q8_K, integer sums per sub-block.
             scratch.superBlockActivations.quantize(x, rows: count, cols: cols)
-            WorkerPool.shared.forEachRange(rows, minimumPerThread: 16) { range in
+            // Each worker takes whole groups of rows.
+            WorkerPool.shared.forEachRange(k.groups, minimumPerThread: 2) { groups in
+                let range = (groups.lowerBound * QK.groupRows)..<min(rows, groups.upperBound * QK.groupRows)
                 k.multiply(scratch.superBlockActivations, rows: range, into: y, accumulate: accumulate)
             }
             return
