@@ -1,21 +1,26 @@
-// The portable tier of the K-quant kernels: plain C loops over the repacked chunks (eight rows × one quad per
+// The portable tier of the K-quant kernels: plain C loops over the repacked quads (eight rows × four values per
 // chunk of 32 bytes) that the compiler may vectorize for any target; the same exact sums as the other tiers'.
 #include "KQuantProduct.h"
 
-/// Which part of a chunk's bytes holds the values: the whole byte, the low or the high nibble.
-enum { WHOLE = 0, LOW = 1, HIGH = 2 };
+/// Value j of quad c (values 4c … 4c + 3) of row r, as KQuantProduct.h's layout stores it.
+static inline __attribute__((always_inline)) int32_t quad_value(csimd_kquant_type type, const uint8_t *q, int c, int r,
+                                                                int j) {
+    if (type == CSIMD_Q5_K) return q[32 * c + 4 * r + j];
+    const uint8_t bits = q[32 * (c % 32) + 4 * r + j];
+    const int32_t nibble = c < 32 ? bits & 0xF : bits >> 4;
+    if (type == CSIMD_Q4_K) return nibble;
+    return nibble | ((q[CSIMD_Q6K_HIGH_BITS + 32 * (c % 16) + 4 * r + j] >> (2 * (c / 16))) & 3) << 4;
+}
 
-/// acc[r] += Σ_j value(chunk[4r + j]) · a[j] for the eight rows.
-static inline __attribute__((always_inline)) void dot_chunk(int32_t acc[8], const uint8_t *chunk, const int8_t *a,
-                                                            int part) {
-    for (int r = 0; r < 8; r++) {
-        int32_t s = 0;
-        for (int j = 0; j < 4; j++) {
-            const uint8_t byte = chunk[4 * r + j];
-            const int32_t value = part == WHOLE ? byte : part == LOW ? byte & 0xF : byte >> 4;
-            s += value * a[j];
+/// acc[r] += Σ_j value(quad c, row r, j) · a[4c + j] over quads first … first + quads − 1, for the eight rows.
+static inline __attribute__((always_inline)) void dot_quads(csimd_kquant_type type, int32_t acc[8], const uint8_t *q,
+                                                            int first, int quads, const int8_t *a) {
+    for (int c = first; c < first + quads; c++) {
+        for (int r = 0; r < 8; r++) {
+            int32_t s = 0;
+            for (int j = 0; j < 4; j++) s += quad_value(type, q, c, r, j) * a[4 * c + j];
+            acc[r] += s;
         }
-        acc[r] += s;
     }
 }
 
@@ -30,7 +35,7 @@ static inline __attribute__((always_inline)) void block_parts(csimd_kquant_type 
         const int8_t *scales = (const int8_t *)(q + layout.scales);
         for (int s = 0; s < 16; s++) {
             int32_t acc[8] = {0};
-            for (int c = 4 * s; c < 4 * s + 4; c++) dot_chunk(acc, q + 32 * c, a + 4 * c, WHOLE);
+            dot_quads(type, acc, q, 4 * s, 4, a);
             for (int r = 0; r < 8; r++) main[r] += scales[8 * s + r] * (acc[r] - 32 * s16[s]);
         }
         return;
@@ -38,13 +43,7 @@ static inline __attribute__((always_inline)) void block_parts(csimd_kquant_type 
     const uint8_t *scales = q + layout.scales, *minima = q + layout.minima;
     for (int s = 0; s < 8; s++) {
         int32_t acc[8] = {0};
-        if (type == CSIMD_Q4_K) {
-            // Sub-blocks 0…3 in the low nibbles of chunks 8s…8s+7, 4…7 in the high ones.
-            const int part = s < 4 ? LOW : HIGH, first = 8 * (s % 4);
-            for (int c = first; c < first + 8; c++) dot_chunk(acc, q + 32 * c, a + 32 * s + 4 * (c - first), part);
-        } else {
-            for (int c = 8 * s; c < 8 * s + 8; c++) dot_chunk(acc, q + 32 * c, a + 4 * c, WHOLE);
-        }
+        dot_quads(type, acc, q, 8 * s, 8, a);
         const int32_t sum_x = s16[2 * s] + s16[2 * s + 1];
         for (int r = 0; r < 8; r++) {
             main[r] += scales[8 * s + r] * acc[r];

@@ -73,11 +73,21 @@ void csimd_kquant_repack(csimd_kquant_type type, const uint8_t *gguf, int64_t ro
         for (int64_t b = 0; b < blocks; b++) {
             decode(type, gguf + (row * blocks + b) * block_bytes, &k);
             uint8_t *q = out + (g * blocks + b) * layout.bytes;
-            if (type == CSIMD_Q4_K) {
+            if (type != CSIMD_Q5_K) {
                 // Chunk c: the nibbles of quad c (low) and quad c + 32 (high).
                 for (int c = 0; c < 32; c++) {
                     for (int j = 0; j < 4; j++) {
-                        q[32 * c + 4 * r + j] = (uint8_t)(k.values[4 * c + j] | (k.values[128 + 4 * c + j] << 4));
+                        q[32 * c + 4 * r + j] = (uint8_t)((k.values[4 * c + j] & 0xF) | ((k.values[128 + 4 * c + j] & 0xF) << 4));
+                    }
+                }
+                if (type == CSIMD_Q6_K) {
+                    // Chunk h of the high plane: the two high bits of values 64k + 4h + j at bits 2k.
+                    for (int h = 0; h < 16; h++) {
+                        for (int j = 0; j < 4; j++) {
+                            uint8_t byte = 0;
+                            for (int part = 0; part < 4; part++) byte |= (uint8_t)((k.values[64 * part + 4 * h + j] >> 4) << (2 * part));
+                            q[CSIMD_Q6K_HIGH_BITS + 32 * h + 4 * r + j] = byte;
+                        }
                     }
                 }
             } else {
@@ -104,19 +114,16 @@ void csimd_kquant_dequantize_row(const csimd_kquant_matrix *w, int64_t row, floa
         float *y = out + b * CSIMD_KQUANT_BLOCK;
         const float d = csimd_half_to_float(q + layout.d + 2 * r);
         for (int v = 0; v < CSIMD_KQUANT_BLOCK; v++) {
+            const uint8_t nibbles = q[32 * ((v % 128) / 4) + 4 * r + v % 4];
+            const int nibble = v < 128 ? nibbles & 0xF : nibbles >> 4;
             if (w->type == CSIMD_Q6_K) {
-                const int value = q[32 * (v / 4) + 4 * r + v % 4];
+                const int high = (q[CSIMD_Q6K_HIGH_BITS + 32 * ((v % 64) / 4) + 4 * r + v % 4] >> (2 * (v / 64))) & 3;
+                const int value = nibble | high << 4;
                 const float scale = (float)(int8_t)q[layout.scales + 8 * (v / 16) + r];
                 y[v] = (d * scale) * (float)(value - 32);
                 continue;
             }
-            int value;
-            if (w->type == CSIMD_Q4_K) {
-                const uint8_t byte = q[32 * ((v % 128) / 4) + 4 * r + v % 4];
-                value = v < 128 ? byte & 0xF : byte >> 4;
-            } else {
-                value = q[32 * (v / 4) + 4 * r + v % 4];
-            }
+            const int value = w->type == CSIMD_Q4_K ? nibble : q[32 * (v / 4) + 4 * r + v % 4];
             const float dmin = csimd_half_to_float(q + layout.dmin + 2 * r);
             const float scale = (float)q[layout.scales + 8 * (v / 32) + r];
             const float minimum = (float)q[layout.minima + 8 * (v / 32) + r];

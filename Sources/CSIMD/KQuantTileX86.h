@@ -8,14 +8,22 @@
 #ifndef CSIMD_KQUANT_TILE_X86_H
 #define CSIMD_KQUANT_TILE_X86_H
 
-/// Which part of a chunk's bytes holds the values: the whole byte, the low or the high nibble.
-enum { CSIMD_WHOLE = 0, CSIMD_LOW = 1, CSIMD_HIGH = 2 };
+static inline __attribute__((always_inline)) __m256i csimd_load_chunk(const uint8_t *chunk) {
+    return _mm256_loadu_si256((const __m256i *)chunk);
+}
 
-static inline __attribute__((always_inline)) __m256i csimd_chunk_values(const uint8_t *chunk, int part) {
-    const __m256i v = _mm256_loadu_si256((const __m256i *)chunk);
-    if (part == CSIMD_WHOLE) return v;
+/// Quad `c` (values 4c … 4c + 3) of the eight rows, one byte a value: Q4_K's nibbles (chunk c mod 32, low for
+/// c < 32), Q5_K's bytes, Q6_K's nibbles with their two high bits (chunk c mod 16 of the high plane, bits
+/// 2·(c / 16) of each byte) above them.
+static inline __attribute__((always_inline)) __m256i csimd_quad_values(csimd_kquant_type type, const uint8_t *q, int c) {
+    if (type == CSIMD_Q5_K) return csimd_load_chunk(q + 32 * c);
     const __m256i m4 = _mm256_set1_epi8(0xF);
-    return part == CSIMD_LOW ? _mm256_and_si256(v, m4) : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    const __m256i bits = csimd_load_chunk(q + 32 * (c % 32));
+    const __m256i nibbles = c < 32 ? _mm256_and_si256(bits, m4) : _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+    if (type == CSIMD_Q4_K) return nibbles;
+    const __m256i high = csimd_load_chunk(q + CSIMD_Q6K_HIGH_BITS + 32 * (c % 16));
+    const __m256i two = _mm256_and_si256(_mm256_srli_epi16(high, 2 * (c / 16)), _mm256_set1_epi8(3));
+    return _mm256_or_si256(nibbles, _mm256_slli_epi16(two, 4));
 }
 
 static inline __attribute__((always_inline)) __m256i csimd_broadcast_quad(const int8_t *a) {
@@ -24,14 +32,14 @@ static inline __attribute__((always_inline)) __m256i csimd_broadcast_quad(const 
     return _mm256_set1_epi32(quad);
 }
 
-/// One sub-block: acc[i] = Σ over its chunks of the eight rows' quads times activation row i's.
-static inline __attribute__((always_inline)) void csimd_subblock_x86(const int n, const uint8_t *q, int first_chunk,
-                                                                     int chunks, int part, const int8_t *x,
-                                                                     int64_t cols, int first_value, __m256i acc[4]) {
+/// One sub-block, quads first … first + quads − 1: acc[i] = Σ of the eight rows' quads times activation row i's.
+static inline __attribute__((always_inline)) void csimd_subblock_x86(const int n, csimd_kquant_type type,
+                                                                     const uint8_t *q, int first, int quads,
+                                                                     const int8_t *x, int64_t cols, __m256i acc[4]) {
     for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_si256();
-    for (int c = 0; c < chunks; c++) {
-        const __m256i w = csimd_chunk_values(q + 32 * (first_chunk + c), part);
-        for (int i = 0; i < n; i++) acc[i] = CSIMD_KQUANT_DOT(acc[i], w, csimd_broadcast_quad(x + i * cols + first_value + 4 * c));
+    for (int c = first; c < first + quads; c++) {
+        const __m256i w = csimd_quad_values(type, q, c);
+        for (int i = 0; i < n; i++) acc[i] = CSIMD_KQUANT_DOT(acc[i], w, csimd_broadcast_quad(x + i * cols + 4 * c));
     }
 }
 
@@ -50,7 +58,7 @@ static inline __attribute__((always_inline)) void csimd_tile_x86(const int n, co
         for (int i = 0; i < n; i++) main[i] = minimum[i] = _mm256_setzero_si256();
         if (is_q6) {
             for (int s = 0; s < 16; s++) {
-                csimd_subblock_x86(n, q, 4 * s, 4, CSIMD_WHOLE, a, cols, 16 * s, acc);
+                csimd_subblock_x86(n, type, q, 4 * s, 4, a, cols, acc);
                 const __m256i scale = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + layout.scales + 8 * s)));
                 for (int i = 0; i < n; i++) {
                     const __m256i offset = _mm256_set1_epi32(32 * x_sums[(i * nb + b) * 16 + s]);
@@ -59,11 +67,7 @@ static inline __attribute__((always_inline)) void csimd_tile_x86(const int n, co
             }
         } else {
             for (int s = 0; s < 8; s++) {
-                if (type == CSIMD_Q4_K) {
-                    csimd_subblock_x86(n, q, 8 * (s % 4), 8, s < 4 ? CSIMD_LOW : CSIMD_HIGH, a, cols, 32 * s, acc);
-                } else {
-                    csimd_subblock_x86(n, q, 8 * s, 8, CSIMD_WHOLE, a, cols, 32 * s, acc);
-                }
+                csimd_subblock_x86(n, type, q, 8 * s, 8, a, cols, acc);
                 const __m256i scale = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + layout.scales + 8 * s)));
                 const __m256i min = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + layout.minima + 8 * s)));
                 for (int i = 0; i < n; i++) {

@@ -24,15 +24,16 @@ int64_t csimd_kquant_block_bytes(csimd_kquant_type type);
 enum { CSIMD_KQUANT_GROUP = 8 };
 
 /// Bytes of one repacked group-block (CSIMD_KQUANT_GROUP rows × one super-block) of `type`: 1184 (Q4_K),
-/// 2208 (Q5_K, Q6_K).
+/// 2208 (Q5_K), 1680 (Q6_K).
 int64_t csimd_kquant_group_bytes(csimd_kquant_type type);
 
 /// A K-quant weight repacked by csimd_kquant_repack: groups of eight rows, each group's super-blocks in order;
 /// per group-block the rows' quantized values interleaved by quads (byte 4r + j of each 32-byte chunk is value
 /// j of the chunk's quad in row r, so that one vector holds a quad of every row), then the sub-block scales
-/// (and minima) as bytes, [sub-block][row], then d (and dmin) as float16, [row]. Q4_K keeps its nibbles (low:
-/// the first 128 values, high: the last 128), Q5_K and Q6_K one byte a value (Q6_K's unsigned, offset 32
-/// not subtracted). The same bytes as GGUF for Q4_K, about a third more for Q5_K and Q6_K.
+/// (and minima) as bytes, [sub-block][row], then d (and dmin) as float16, [row]. Q4_K and Q6_K keep their
+/// nibbles (low: the first 128 values, high: the last 128), Q6_K its two high bits in a plane of their own
+/// (unsigned, offset 32 not subtracted), Q5_K one byte a value. GGUF's bytes for Q6_K, 32 more per 1152 for
+/// Q4_K (its 6-bit scales and minima as bytes), about half as much again for Q5_K.
 typedef struct {
     const uint8_t *data;
     csimd_kquant_type type;

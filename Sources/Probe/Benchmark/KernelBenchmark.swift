@@ -67,9 +67,10 @@ public struct KernelBenchmark {
                                   gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
             }
         }
-        // The K-quant types on Qwen2.5-Coder-1.5B's shapes (1536 wide, 8960 in the feed-forward).
+        // The K-quant types on Qwen2.5-Coder-1.5B's shapes (1536 wide, 8960 in the feed-forward, its vocabulary's
+        // 151936-row output layer, far larger than the caches).
         for type in [GGMLType.q4_K, .q6_K] {
-            for (rows, cols) in [(1536, 1536), (8960, 1536), (1536, 8960)] {
+            for (rows, cols) in [(1536, 1536), (8960, 1536), (1536, 8960), (151_936, 1536)] {
                 let w = Self.syntheticWeight(type, rows: rows, cols: cols)
                 let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
                 let scratch = MatmulScratch()
