@@ -124,8 +124,10 @@ public final class WeightMatrix: @unchecked Sendable {
         if let k = kquant, numerics == .llamaCpp {
             // llama.cpp's arithmetic: activations quantized as Q8_K, integer sums per sub-block.
             scratch.superBlockActivations.quantize(x, rows: count, cols: cols)
-            // Each worker takes whole groups of rows.
-            WorkerPool.shared.forEachRange(k.groups, minimumPerThread: 2) { groups in
+            // Whole groups of rows, handed out in chunks of about a sixteenth of a thread's share: decoding is
+            // bound by memory bandwidth, which the threads do not get in equal parts.
+            let chunk = max(2, k.groups / (16 * WorkerPool.shared.threadCount))
+            WorkerPool.shared.forEachChunk(k.groups, chunk: chunk) { groups in
                 let range = (groups.lowerBound * QK.groupRows)..<min(rows, groups.upperBound * QK.groupRows)
                 k.multiply(scratch.superBlockActivations, rows: range, into: y, accumulate: accumulate)
             }

@@ -10,6 +10,8 @@ public final class WorkerPool: @unchecked Sendable {
     private var workers: [Thread] = []
     private let generation = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
+    /// The next chunk of a `forEachChunk` call.
+    private let cursor = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var job: ((Int) -> Void)?
@@ -60,6 +62,23 @@ public final class WorkerPool: @unchecked Sendable {
         run { part in
             let lo = count * part / n, hi = count * (part + 1) / n
             if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Splits `0..<count` into chunks of `chunk` (the last one shorter) and hands them out one at a time to
+    /// whichever thread is free, so that a thread that starts late or runs slower (a worker waking up, memory
+    /// bandwidth shared unevenly) takes fewer: for memory-bound loops such as a decoding step's matrix-vector
+    /// products. Every chunk is run exactly once; which thread runs it varies.
+    public func forEachChunk(_ count: Int, chunk: Int, _ body: (Range<Int>) -> Void) {
+        let chunk = max(1, chunk)
+        if threadCount == 1 || count <= chunk { body(0..<count); return }
+        cursor.store(0, ordering: .relaxed)
+        run { _ in
+            while true {
+                let lo = cursor.add(chunk, ordering: .relaxed).oldValue
+                if lo >= count { return }
+                body(lo..<min(count, lo + chunk))
+            }
         }
     }
 
