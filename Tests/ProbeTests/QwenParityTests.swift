@@ -13,6 +13,9 @@ final class QwenParityTests: XCTestCase {
     func testFinalLogitsMatchLlamaCpp() throws { try Self.parity.finalLogits() }
     func testFloat32NumericsMatchLlamaCppOnFloat32Weights() throws { try Self.parity.float32Logits() }
     func testFloat32GreedyContinuationsMatchLlamaCppOnFloat32Weights() throws { try Self.parity.float32Continuations() }
+    /// The fixture prompts' logits on every SIMD tier this CPU runs, bit for bit the best tier's (which
+    /// testFinalLogitsMatchLlamaCpp holds to llama.cpp): parity on every tier, K-quant kernels included.
+    func testFinalLogitsAreTheSameOnEveryTier() throws { try Self.parity.finalLogitsOnEveryTier() }
 }
 
 /// The same checks on Qwen2.5-Coder-1.5B-Instruct (Q4_K and Q6_K, 28 layers, untied output), plus its tokenizer.
@@ -91,6 +94,29 @@ final class QwenParity: @unchecked Sendable {
         XCTAssertGreaterThanOrEqual(kinds.values.reduce(0, +), 6, "\(modelName): stable prompts held to llama.cpp", file: file, line: line)
         XCTAssertGreaterThanOrEqual(kinds["plain"] ?? 0, minimumPerKind, file: file, line: line)
         XCTAssertGreaterThanOrEqual(kinds["chat"] ?? 0, minimumPerKind, file: file, line: line)
+    }
+
+    /// The final logits of the fixture prompts on every tier (portable first), each equal to the others bit for bit.
+    func finalLogitsOnEveryTier(file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try model()
+        model.numerics = .llamaCpp
+        defer { try? SIMDTier.select(SIMDTier.supported.last!) }
+        let entries = try XCTUnwrap(try fixtures.json("logits.json")["prompts"] as? [[String: Any]])
+        for e in entries {
+            let ids = try XCTUnwrap(e["token_ids"] as? [Int])
+            var first: (tier: SIMDTier, logits: [Float])?
+            for tier in SIMDTier.supported {
+                try SIMDTier.select(tier)
+                let logits = finalPositionLogits(model, ids)
+                if let first {
+                    XCTAssertEqual(logits, first.logits, "\(modelName): \(tier.rawValue) logits differ from \(first.tier.rawValue)'s, \(ids.count) tokens",
+                                   file: file, line: line)
+                } else {
+                    first = (tier, logits)
+                }
+            }
+            print("\(modelName) parity: \(ids.count) tokens: identical logits on \(SIMDTier.supported.map(\.rawValue))")
+        }
     }
 
     /// llama-cpp numerics: top-1 / top-10 (up to near-ties at its edge) where llama.cpp's own are stable; max |Δ|

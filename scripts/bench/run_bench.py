@@ -38,6 +38,9 @@ MIN_IDS = 4200
 
 OURS, LLAMA, TORCH = "ours", "llama.cpp", "pytorch"
 IMPLS = (OURS, LLAMA, TORCH)
+# Ours built for this very CPU (`--tuned-bin`, `make bench` builds it): the reference the plain build is held to.
+TUNED = "ours-tuned"
+TUNED_TARGET = 1 / 1.1
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -163,6 +166,9 @@ def python_ok(py: str, modules: str) -> tuple[bool, str]:
 
 def make_impls(a) -> dict[str, Impl]:
     impls = {OURS: Impl(OURS, [a.bin, "bench-forward"])}
+    if a.tuned_bin:
+        impls[TUNED] = (Impl(TUNED, [a.tuned_bin, "bench-forward"]) if os.path.exists(a.tuned_bin) else
+                        Impl(TUNED, None, f"{a.tuned_bin} does not exist (make bench builds it)"))
     if a.skip_llamacpp:
         impls[LLAMA] = Impl(LLAMA, None, "skipped (--skip-llamacpp)")
     else:
@@ -562,7 +568,7 @@ def report(a, meta: dict, impls, configs, figures, results, summ, ms, klines, kn
         w("Prefill GFLOP/s = 2 × (N × per-layer weight params + layers × heads × d_head × N(N+1) + output params) "
           "× tokens/s ÷ N  (causal attention counted as the triangle, logits for the last position only). Decode "
           "GB/s = weight bytes per step × decode tokens/s (the KV cache read is not counted; the column with KV adds "
-          "2 × layers × KV heads × d_head × mean context × element size: f32 for ours and PyTorch, f16 for llama.cpp). "
+          "2 × layers × KV heads × d_head × mean context × element size: f32 for PyTorch, f16 for ours and llama.cpp). "
           "Fractions are of the best GEMM and copy figures above. PyTorch really reads float32 weights (about 4.5× "
           "the GGUF bytes); its GB/s here is on the same GGUF-byte basis, for comparison only.\n")
         rows = []
@@ -576,7 +582,7 @@ def report(a, meta: dict, impls, configs, figures, results, summ, ms, klines, kn
                 elif f.kind == "decode" and s.get("decode_tps"):
                     gb = ms["decode_step_weight_bytes"] * s["decode_tps"] / 1e9
                     ctx = cfg.prompt + (cfg.decode + 1) / 2
-                    kv = kv_bytes_per_step(ms, ctx, 2 if name == LLAMA else 4) * s["decode_tps"] / 1e9
+                    kv = kv_bytes_per_step(ms, ctx, 4 if name == TORCH else 2) * s["decode_tps"] / 1e9
                     rows.append([f.label, name, f"{fmt(gb, 2)} GB/s", fmt(ratio(gb, peak_bw), 3),
                                  f"{fmt(gb + kv, 2)} GB/s", fmt(ratio(gb + kv, peak_bw), 3)])
         w(md_table(["figure", "impl", "achieved", "fraction of limit", "with KV read", "fraction"], rows))
@@ -620,6 +626,22 @@ def report(a, meta: dict, impls, configs, figures, results, summ, ms, klines, kn
     w(md_table(["configuration", "round", "impl", "status", "prefill tok/s (process median)",
                 "decode tok/s (process median)", "peak RSS MiB", "process wall s", "load avg at start"], rows))
     w("")
+
+    if TUNED in impls and impls[TUNED].argv is not None:
+        w("## The plain build against a CPU-tuned build\n")
+        w(f"`ours` is the plain `swift build -c release` binary (`make build`: no CPU flags; its SIMD kernels choose "
+          f"their instruction set at run time); `{TUNED}` (`{os.path.relpath(a.tuned_bin, ROOT) if a.tuned_bin.startswith(ROOT) else a.tuned_bin}`) "
+          "is the same code built for this CPU (`-Xswiftc -target-cpu -Xswiftc native -Xcc -march=native`). "
+          f"Target: plain / tuned ≥ {TUNED_TARGET:.2f} (within 1.1×) for every figure.\n")
+        rows = []
+        for f in figures:
+            plain = summ.get((OURS, f.config), {}).get(f"{f.kind}_tps")
+            tuned = summ.get((TUNED, f.config), {}).get(f"{f.kind}_tps")
+            r = ratio(plain, tuned)
+            rows.append([f.label, fmt(plain), fmt(tuned), fmt(r, 2),
+                         "—" if r is None else ("met" if r >= TUNED_TARGET else "NOT met")])
+        w(md_table(["figure", "ours (plain build)", "ours (tuned build)", "plain / tuned", "target"], rows))
+        w("")
 
     # The ratios, last
     w("## Results: ours against the peers\n")
@@ -683,6 +705,8 @@ def main() -> None:
     ap.add_argument("--skip-limits", action="store_true", help="skip bench-kernels and limits.py")
     ap.add_argument("--model", default="smollm2-135m", help="catalogue name (scripts/models.tsv) or GGUF path")
     ap.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "dapq-probe"))
+    ap.add_argument("--tuned-bin", default=None,
+                    help="also measure this binary: ours built for this CPU (make bench: .build-tuned/release/dapq-probe)")
     ap.add_argument("--corpus", default=os.path.join(CACHE, "corpus", "PaulGrahamEssays"))
     ap.add_argument("--llama-python", default=os.path.join(CACHE, "venv-llama", "bin", "python"))
     ap.add_argument("--torch-python", default=os.path.join(CACHE, "venv-torch", "bin", "python"))
@@ -695,6 +719,7 @@ def main() -> None:
     if a.threads < 1 or a.rounds < 1 or a.repeats < 1 or a.decode_steps < 0:
         ap.error("--threads, --rounds and --repeats must be >= 1, --decode-steps >= 0")
     a.model, a.bin = catalogue_path(a.model), os.path.abspath(a.bin)
+    a.tuned_bin = os.path.abspath(a.tuned_bin) if a.tuned_bin else None
     if a.out is None:
         a.out = (os.path.join(CACHE, "bench", "bench-quick.md") if a.quick
                  else os.path.join(ROOT, "notebooks-data", "bench.md"))
