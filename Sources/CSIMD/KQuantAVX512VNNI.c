@@ -13,7 +13,7 @@
 
 static void tile(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x, int64_t cols,
                  const int16_t *x_sums, const float *dx, float out[4][8]) {
-    csimd_tile_x86_dispatch(group, type, nb, n, x, cols, x_sums, dx, out);
+    CSIMD_KQUANT_SPECIALIZE(csimd_tile_x86, n, type, group, nb, x, cols, x_sums, dx, out);
 }
 
 void csimd_multiply_kquant_avx512vnni(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,

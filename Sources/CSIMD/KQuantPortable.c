@@ -117,20 +117,7 @@ static inline __attribute__((always_inline)) void tile_of(const int n, const csi
 
 static void tile(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x, int64_t cols,
                  const int16_t *x_sums, const float *dx, float out[4][8]) {
-#define TILE_CASE(N, T) tile_of(N, T, group, nb, x, cols, x_sums, dx, out)
-    if (n == 4) {
-        switch (type) {
-        case CSIMD_Q4_K: TILE_CASE(4, CSIMD_Q4_K); return;
-        case CSIMD_Q5_K: TILE_CASE(4, CSIMD_Q5_K); return;
-        default: TILE_CASE(4, CSIMD_Q6_K); return;
-        }
-    }
-    switch (type) {
-    case CSIMD_Q4_K: TILE_CASE(1, CSIMD_Q4_K); return;
-    case CSIMD_Q5_K: TILE_CASE(1, CSIMD_Q5_K); return;
-    default: TILE_CASE(1, CSIMD_Q6_K); return;
-    }
-#undef TILE_CASE
+    CSIMD_KQUANT_SPECIALIZE(tile_of, n, type, group, nb, x, cols, x_sums, dx, out);
 }
 
 void csimd_multiply_kquant_portable(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,

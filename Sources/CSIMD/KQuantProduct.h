@@ -91,6 +91,21 @@ static inline __attribute__((always_inline)) void csimd_kquant_accumulate(float 
 typedef void (*csimd_kquant_tile)(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x,
                                   int64_t cols, const int16_t *x_sums, const float *dx, float out[4][8]);
 
+/// Calls TILE(n, type, …) with the batch size n (1 or 4) and the type as constants, so that each case's hot
+/// loops are specialized (the tiers' always-inlined tile functions take them first).
+#define CSIMD_KQUANT_SPECIALIZE(TILE, n, type, ...)                                                             \
+    do {                                                                                                         \
+        if ((n) == 4) {                                                                                          \
+            if ((type) == CSIMD_Q4_K) TILE(4, CSIMD_Q4_K, __VA_ARGS__);                                          \
+            else if ((type) == CSIMD_Q5_K) TILE(4, CSIMD_Q5_K, __VA_ARGS__);                                     \
+            else TILE(4, CSIMD_Q6_K, __VA_ARGS__);                                                               \
+        } else {                                                                                                 \
+            if ((type) == CSIMD_Q4_K) TILE(1, CSIMD_Q4_K, __VA_ARGS__);                                          \
+            else if ((type) == CSIMD_Q5_K) TILE(1, CSIMD_Q5_K, __VA_ARGS__);                                     \
+            else TILE(1, CSIMD_Q6_K, __VA_ARGS__);                                                               \
+        }                                                                                                        \
+    } while (0)
+
 /// Activation rows per run: a run's rows (run · cols bytes, about 512 KiB) stay in L2 while every weight group
 /// of the range passes over them.
 static inline int64_t csimd_kquant_run(int64_t cols) {

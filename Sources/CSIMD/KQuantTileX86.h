@@ -91,25 +91,4 @@ static inline __attribute__((always_inline)) void csimd_tile_x86(const int n, co
     for (int i = 0; i < n; i++) _mm256_storeu_ps(out[i], _mm256_sub_ps(sum[i], minima[i]));
 }
 
-/// The tile with the batch size and type resolved outside the hot loops.
-static inline __attribute__((always_inline)) void csimd_tile_x86_dispatch(const uint8_t *group, csimd_kquant_type type,
-                                                                          int64_t nb, int n, const int8_t *x,
-                                                                          int64_t cols, const int16_t *x_sums,
-                                                                          const float *dx, float out[4][8]) {
-#define CSIMD_TILE_CASE(N, T) csimd_tile_x86(N, T, group, nb, x, cols, x_sums, dx, out)
-    if (n == 4) {
-        switch (type) {
-        case CSIMD_Q4_K: CSIMD_TILE_CASE(4, CSIMD_Q4_K); return;
-        case CSIMD_Q5_K: CSIMD_TILE_CASE(4, CSIMD_Q5_K); return;
-        default: CSIMD_TILE_CASE(4, CSIMD_Q6_K); return;
-        }
-    }
-    switch (type) {
-    case CSIMD_Q4_K: CSIMD_TILE_CASE(1, CSIMD_Q4_K); return;
-    case CSIMD_Q5_K: CSIMD_TILE_CASE(1, CSIMD_Q5_K); return;
-    default: CSIMD_TILE_CASE(1, CSIMD_Q6_K); return;
-    }
-#undef CSIMD_TILE_CASE
-}
-
 #endif

@@ -56,43 +56,27 @@ public struct KernelBenchmark {
         }
         lines.append(Line(kernel: "copy", shape: "256 MiB", seconds: copyTime, gbps: 2 * Double(count * 4) / copyTime / 1e9))
         // Integer products as the forward pass runs them: matrix-vector as in decoding (weights read once per
-        // token), and matrix-matrix on prefill shapes (activations quantized per block of 32 included).
-        for type in [GGMLType.q4_1, .q4_0, .q8_0] {
-            for (rows, cols) in [(1536, 576), (49152, 576)] {
-                let w = Self.syntheticWeight(type, rows: rows, cols: cols)
-                let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
-                let scratch = MatmulScratch()
-                let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
-                lines.append(Line(kernel: "matvec \(type.name) (int8 kernel)", shape: "\(rows)x\(cols)", seconds: t,
-                                  gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
-            }
+        // token), and matrix-matrix on prefill shapes (activations quantized per block of 32, or as Q8_K, included).
+        // The 32-block types on SmolLM2's shapes; the K-quants on Qwen2.5-Coder-1.5B's (1536 wide, 8960 in the
+        // feed-forward, its vocabulary's 151936-row output layer, far larger than the caches).
+        let vectorCases = [GGMLType.q4_1, .q4_0, .q8_0].flatMap { type in [(type, 1536, 576), (type, 49152, 576)] }
+            + [GGMLType.q4_K, .q6_K].flatMap { type in [(type, 1536, 1536), (type, 8960, 1536), (type, 1536, 8960), (type, 151_936, 1536)] }
+        for (type, rows, cols) in vectorCases {
+            let w = Self.syntheticWeight(type, rows: rows, cols: cols)
+            let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
+            let scratch = MatmulScratch()
+            let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
+            lines.append(Line(kernel: "matvec \(type.name) (int8 kernel)", shape: "\(rows)x\(cols)", seconds: t,
+                              gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
         }
-        // The K-quant types on Qwen2.5-Coder-1.5B's shapes (1536 wide, 8960 in the feed-forward, its vocabulary's
-        // 151936-row output layer, far larger than the caches).
-        for type in [GGMLType.q4_K, .q6_K] {
-            for (rows, cols) in [(1536, 1536), (8960, 1536), (1536, 8960), (151_936, 1536)] {
-                let w = Self.syntheticWeight(type, rows: rows, cols: cols)
-                let x = FloatBuffer((0..<cols).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: rows)
-                let scratch = MatmulScratch()
-                let t = best { w.apply(x.pointer, count: 1, into: y.pointer, scratch: scratch) }
-                lines.append(Line(kernel: "matvec \(type.name) (int8 kernel)", shape: "\(rows)x\(cols)", seconds: t,
-                                  gflops: 2 * Double(rows * cols) / t / 1e9, gbps: Double(w.byteCount) / t / 1e9))
-            }
-        }
-        for (type, (m, n, k)) in [(GGMLType.q4_K, (512, 1536, 1536)), (.q4_K, (512, 8960, 1536)), (.q6_K, (512, 1536, 8960))] {
+        let matrixCases = [(GGMLType.q4_K, 512, 1536, 1536), (.q4_K, 512, 8960, 1536), (.q6_K, 512, 1536, 8960),
+                           (.q4_1, 512, 576, 576), (.q4_1, 512, 1536, 576), (.q4_1, 512, 576, 1536)]
+        for (type, m, n, k) in matrixCases {
             let w = Self.syntheticWeight(type, rows: n, cols: k)
             let x = FloatBuffer((0..<(m * k)).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: m * n)
             let scratch = MatmulScratch()
             let t = best { w.apply(x.pointer, count: m, into: y.pointer, scratch: scratch) }
             lines.append(Line(kernel: "gemm \(type.name) (int8 kernel)", shape: "\(m)x\(n)x\(k)", seconds: t,
-                              gflops: 2 * Double(m * n * k) / t / 1e9))
-        }
-        for (m, n, k) in [(512, 576, 576), (512, 1536, 576), (512, 576, 1536)] {
-            let w = Self.syntheticWeight(.q4_1, rows: n, cols: k)
-            let x = FloatBuffer((0..<(m * k)).map { Float($0 % 11) - 5 }), y = FloatBuffer(count: m * n)
-            let scratch = MatmulScratch()
-            let t = best { w.apply(x.pointer, count: m, into: y.pointer, scratch: scratch) }
-            lines.append(Line(kernel: "gemm Q4_1 (int8 kernel)", shape: "\(m)x\(n)x\(k)", seconds: t,
                               gflops: 2 * Double(m * n * k) / t / 1e9))
         }
         return lines
