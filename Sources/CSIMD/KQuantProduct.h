@@ -32,11 +32,10 @@ void csimd_multiply_kquant_avx512vnni(const csimd_kquant_matrix *w, const csimd_
 /// 2k, 2k + 1 the high bits of value 64k + 4h + j of row r.
 enum { CSIMD_Q6K_HIGH_BITS = 1024 };
 
-/// Where the parts of a repacked group-block lie (csimd_kquant_matrix's layout), in bytes from its start.
+/// Where the parts of a repacked group-block lie (csimd_kquant_matrix's layout), in bytes from its start. The
+/// values come first: Q4_K and Q6_K 32 chunks of nibbles (byte 4r + j of chunk c: value 4c + j of row r in the
+/// low nibble, value 128 + 4c + j in the high one; Q6_K's high bits follow them), Q5_K 64 chunks of bytes.
 typedef struct {
-    /// The values: Q4_K and Q6_K 32 chunks of nibbles (byte 4r + j of chunk c: value 4c + j of row r in the low
-    /// nibble, value 128 + 4c + j in the high one; Q6_K's high bits follow them), Q5_K 64 chunks of bytes.
-    int values;
     /// Sub-block scales, [sub-block][row]: unsigned 6-bit (Q4_K, Q5_K; 8 sub-blocks of 32) or int8 (Q6_K; 16 of 16).
     int scales;
     /// Sub-block minima, [sub-block][row] (Q4_K, Q5_K), unsigned 6-bit.
@@ -49,9 +48,9 @@ typedef struct {
 
 static inline __attribute__((always_inline)) csimd_kquant_layout csimd_kquant_layout_of(csimd_kquant_type type) {
     switch (type) {
-    case CSIMD_Q4_K: return (csimd_kquant_layout){0, 1024, 1088, 1152, 1168, 1184};
-    case CSIMD_Q5_K: return (csimd_kquant_layout){0, 2048, 2112, 2176, 2192, 2208};
-    default: return (csimd_kquant_layout){0, 1536, 0, 1664, 0, 1680};
+    case CSIMD_Q4_K: return (csimd_kquant_layout){1024, 1088, 1152, 1168, 1184};
+    case CSIMD_Q5_K: return (csimd_kquant_layout){2048, 2112, 2176, 2192, 2208};
+    default: return (csimd_kquant_layout){1536, 0, 1664, 0, 1680};
     }
 }
 
