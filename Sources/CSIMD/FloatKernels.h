@@ -1,8 +1,8 @@
 // The float kernels of the forward pass (softmax, SwiGLU, float16 rounding, attention's dot products and weighted
 // sums), written once with vector extensions and compiled per tier by FloatKernelsPortable.c and
 // FloatKernelsFMA.c, which define FLOAT_KERNEL(name) to prefix the function names. Fused multiply-adds are
-// `__builtin_elementwise_fma`: one instruction with FMA, a correctly rounded library call without; every tier
-// computes the same values. Nothing else is contracted (`fp contract(off)` in the including files).
+// fma8: one instruction with FMA (FLOAT_KERNELS_FMA), a correctly rounded emulation in double precision without;
+// every tier computes the same values. Nothing else is contracted (`fp contract(off)` in the including files).
 #include "CSIMD.h"
 
 #include <math.h>
@@ -35,8 +35,65 @@ static inline __attribute__((always_inline)) f32x8 select8(i32x8 mask, f32x8 a, 
     return out;
 }
 
+#if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));
+
+/// fma4_by_doubles' rare case: the double sum s and its error e (s + e = a·b + c exactly, Knuth's two-sum) give
+/// the sum rounded to odd (s moved to its odd neighbour towards the exact value when e ≠ 0), whose rounding to
+/// float is the correctly rounded a·b + c.
+static __attribute__((noinline)) f32x4 fma4_rounded_to_odd(f64x4 product, f64x4 addend, f64x4 sum) {
+    const f64x4 addend_part = sum - product;
+    const f64x4 error = (product - (sum - addend_part)) + (addend - addend_part);
+    i64x4 sum_bits, error_bits;
+    memcpy(&sum_bits, &sum, sizeof sum_bits);
+    memcpy(&error_bits, &error, sizeof error_bits);
+    const i64x4 inexact = (error < 0) | (error > 0);  // false for NaN: infinities and NaN pass unchanged
+    const i64x4 to_odd = inexact & ~sum_bits & 1;
+    const i64x4 toward_zero = (sum_bits ^ error_bits) >> 63;  // the error's sign differs from the sum's
+    sum_bits += (to_odd ^ toward_zero) - toward_zero;
+    f64x4 odd;
+    memcpy(&odd, &sum_bits, sizeof odd);
+    return __builtin_convertvector(odd, f32x4);
+}
+
+/// a·b + c rounded once, without an FMA instruction. a·b is exact in double precision, so the double sum s is
+/// a·b + c rounded once to double; rounding s to float again gives the correctly rounded result unless s lies
+/// exactly halfway between two floats (its 29 low mantissa bits 1000…0) while s ≠ a·b + c, or in float's
+/// subnormal range, where fma4_rounded_to_odd decides. The test for that case runs beside a dot product's
+/// dependency chain (a branch predicted not taken), which carries only the sum and two conversions.
+static inline __attribute__((always_inline)) f32x4 fma4_by_doubles(f32x4 a, f32x4 b, f32x4 c) {
+    const f64x4 product = __builtin_convertvector(a, f64x4) * __builtin_convertvector(b, f64x4);
+    const f64x4 addend = __builtin_convertvector(c, f64x4);
+    const f64x4 sum = product + addend;
+    const f64x4 addend_part = sum - product;
+    const f64x4 error = (product - (sum - addend_part)) + (addend - addend_part);
+    u32x8 words;
+    memcpy(&words, &sum, sizeof words);
+    const u32x4 low = __builtin_shufflevector(words, words, 0, 2, 4, 6);
+    const i32x4 tie = (low & 0x1FFFFFFFu) == 0x10000000u;
+    const i64x4 inexact = (error < 0) | (error > 0);
+    const i64x4 tiny = (sum < 0x1p-126) & (sum > -0x1p-126) & (sum != 0);
+    const i32x4 rare = (tie & __builtin_convertvector(inexact, i32x4)) | __builtin_convertvector(tiny, i32x4);
+    if (__builtin_expect((rare[0] | rare[1] | rare[2] | rare[3]) != 0, 0)) return fma4_rounded_to_odd(product, addend, sum);
+    return __builtin_convertvector(sum, f32x4);
+}
+#endif
+
+/// a·b + c rounded once: the FMA instruction on the FMA tier (and on aarch64), fma4_by_doubles on x86's portable
+/// tier, which has none (a library call per lane there was the portable kernels' largest cost after the products).
 static inline __attribute__((always_inline)) f32x8 fma8(f32x8 a, f32x8 b, f32x8 c) {
+#if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
+    const f32x4 low = fma4_by_doubles(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(b, b, 0, 1, 2, 3),
+                                      __builtin_shufflevector(c, c, 0, 1, 2, 3));
+    const f32x4 high = fma4_by_doubles(__builtin_shufflevector(a, a, 4, 5, 6, 7), __builtin_shufflevector(b, b, 4, 5, 6, 7),
+                                       __builtin_shufflevector(c, c, 4, 5, 6, 7));
+    return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
     return __builtin_elementwise_fma(a, b, c);
+#endif
 }
 
 /// e^x to about 2 ulp for x in [-87, 88] (smaller x underflow towards 0, as the softmax needs). Range reduction

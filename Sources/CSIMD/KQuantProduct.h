@@ -86,7 +86,8 @@ static inline __attribute__((always_inline)) void csimd_kquant_accumulate(float 
 
 /// A tier's tile: the eight weight rows of the group-blocks at `group` (`nb` super-blocks) times `n` (1 or 4)
 /// activation rows (values at x + i · cols, Q8_K sums at x_sums + i · nb · 16, scales at dx + i · nb):
-/// out[i][r] as csimd_kquant_accumulate defines it.
+/// out[i][r] as csimd_kquant_accumulate defines it. A tier that reads widened quads (the portable one) gets
+/// them in `x`, `wide` bytes a value (csimd_kquant_loop's argument): row i at x + i · cols · wide.
 typedef void (*csimd_kquant_tile)(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x,
                                   int64_t cols, const int16_t *x_sums, const float *dx, float out[4][8]);
 
@@ -105,22 +106,24 @@ typedef void (*csimd_kquant_tile)(const uint8_t *group, csimd_kquant_type type, 
         }                                                                                                        \
     } while (0)
 
-/// Activation rows per run: a run's rows (run · cols bytes, about 512 KiB) stay in L2 while every weight group
+/// Activation rows per run: a run's rows (run · row_bytes, about 512 KiB) stay in L2 while every weight group
 /// of the range passes over them.
-static inline int64_t csimd_kquant_run(int64_t cols) {
-    const int64_t run = (512 * 1024 / cols) & ~(int64_t)3;
+static inline int64_t csimd_kquant_run(int64_t row_bytes) {
+    const int64_t run = (512 * 1024 / row_bytes) & ~(int64_t)3;
     return run < 4 ? 4 : run;
 }
 
 /// The loop every tier shares: runs of activation rows; per group of eight weight rows, tiles of four
-/// activation rows, then the single rows left; each tile's rows inside first_row ..< end_row written.
+/// activation rows, then the single rows left; each tile's rows inside first_row ..< end_row written. The
+/// tiles read the activations' values (`values`, 1 byte a value) or their widened quads (`wide` = 4 bytes a value).
 static inline __attribute__((always_inline)) void csimd_kquant_loop(const csimd_kquant_matrix *w,
                                                                     const csimd_q8k_activations *x,
+                                                                    const int8_t *values, int wide,
                                                                     int64_t first_row, int64_t end_row, float *y,
                                                                     int accumulate, csimd_kquant_tile tile) {
     const int64_t nb = w->blocks, cols = nb * CSIMD_KQUANT_BLOCK;
     const int64_t group_stride = nb * csimd_kquant_layout_of(w->type).bytes;
-    const int64_t run = csimd_kquant_run(cols);
+    const int64_t run = csimd_kquant_run(cols * wide);
     for (int64_t t0 = 0; t0 < x->rows; t0 += run) {
         const int64_t t1 = t0 + run < x->rows ? t0 + run : x->rows;
         for (int64_t g = first_row / CSIMD_KQUANT_GROUP; g * CSIMD_KQUANT_GROUP < end_row; g++) {
@@ -130,7 +133,7 @@ static inline __attribute__((always_inline)) void csimd_kquant_loop(const csimd_
             for (int64_t t = t0; t < t1;) {
                 const int n = t1 - t >= 4 ? 4 : 1;
                 float sums[4][8];
-                tile(w->data + g * group_stride, w->type, nb, n, x->values + t * cols, cols, x->sums + t * nb * 16,
+                tile(w->data + g * group_stride, w->type, nb, n, values + t * cols * wide, cols, x->sums + t * nb * 16,
                      x->scales + t * nb, sums);
                 for (int i = 0; i < n; i++) {
                     float *out = y + (t + i) * w->rows + r0;

@@ -171,4 +171,29 @@ final class KQuantProductTests: XCTestCase {
             }
         }
     }
+    /// The portable tier reads activations widened once per product (SuperBlockActivations does it while that tier
+    /// is active); given activations without them, it widens them itself, with the same products.
+    func testPortableTierWidensActivationsQuantizedOnAnotherTier() throws {
+        guard let other = SIMDTier.supported.dropFirst().first else { return }  // only the portable tier here
+        let rows = 16, cols = 768
+        for type in types {
+            let data = randomKQuantBlocks(type, rows: rows, cols: cols, seed: 5)
+            let matrix = data.withUnsafeBytes { KQuantMatrix(type: type, rows: rows, cols: cols, data: $0) }
+            for count in [1, 5] {
+                let x = activations(count: count, cols: cols, seed: 9)
+                func multiplied(quantizedOn tier: SIMDTier) throws -> [Float] {
+                    try SIMDTier.select(tier)
+                    let q = SuperBlockActivations()
+                    x.withUnsafeBufferPointer { q.quantize($0.baseAddress!, rows: count, cols: cols) }
+                    XCTAssertEqual(q.quads == nil, tier != .portable)
+                    try SIMDTier.select(.portable)
+                    var y = [Float](repeating: .nan, count: count * rows)
+                    y.withUnsafeMutableBufferPointer { matrix.multiply(q, rows: 0..<rows, into: $0.baseAddress!) }
+                    return y
+                }
+                XCTAssertEqual(try multiplied(quantizedOn: other).map(\.bitPattern),
+                               try multiplied(quantizedOn: .portable).map(\.bitPattern), "\(type.name), \(count) rows")
+            }
+        }
+    }
 }

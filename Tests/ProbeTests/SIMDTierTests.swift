@@ -81,6 +81,46 @@ final class SIMDTierTests: XCTestCase {
         }
     }
 
+    /// Without an FMA instruction the portable tier emulates the float kernels' fused multiply-adds in double
+    /// precision; each must be a·b + c rounded once, as Swift's `addingProduct` (the hardware's or the C
+    /// library's FMA), also where a·b and c cancel and where the sum lies at or next to a rounding tie.
+    func testThePortableTiersFusedMultiplyAddIsRoundedOnce() throws {
+        try SIMDTier.select(.portable)
+        var rng = SeededGenerator(seed: 77)
+        func randomFloat() -> Float {
+            let mantissa = Float(1 + Double(rng.next() % (1 << 23)) / Double(1 << 23))
+            let exponent = Int(rng.next() % 40) - 20
+            return (rng.next() % 2 == 0 ? 1 : -1) * Float(sign: .plus, exponent: exponent, significand: mantissa)
+        }
+        var a = [Float](repeating: 0, count: 16), b = [Float](repeating: 0, count: 16)
+        for trial in 0..<100_000 {
+            var x = randomFloat(), y = randomFloat(), m = 0
+            if trial % 5 == 4 {
+                // x·y = 2^m (1 − i²·2⁻⁴⁶) and z a float whose half ulp is 2^m: the exact sum lies just off a tie
+                // of float rounding, but a double sum rounds onto the tie (rounding it again then goes wrong).
+                let i = Float(rng.next() % 1000 + 1)
+                m = Int(rng.next() % 20) - 10
+                x = 1 + i * 0x1p-23
+                y = Float(sign: .plus, exponent: m, significand: 1 - i * 0x1p-23)
+            }
+            let product = x * y
+            let z: Float
+            switch trial % 5 {
+            case 4:
+                let odd = Float(2 * (rng.next() % (1 << 22)) + 1 + (1 << 23))  // an odd 24-bit integer
+                z = (rng.next() % 2 == 0 ? 1 : -1) * Float(sign: .plus, exponent: m + 1, significand: odd)
+            case 0: z = randomFloat()
+            case 1: z = -product  // cancellation: the result is the product's rounding error
+            case 2: z = (rng.next() % 2 == 0 ? 1 : -1) * product.ulp / 2  // at a tie of the product's rounding
+            default: z = -product + (rng.next() % 2 == 0 ? 1 : -1) * product.ulp * Float(rng.next() % 7) / 4
+            }
+            // Lane 0 of the dot product: fma(z, 1, 0) = z, then fma(x, y, z); the other lanes stay 0.
+            a[0] = z; b[0] = 1; a[8] = x; b[8] = y
+            let expected = z.addingProduct(x, y) + 0
+            XCTAssertEqual(Kernels.dot(a, b, count: 16).bitPattern, expected.bitPattern, "fma(\(x), \(y), \(z))")
+        }
+    }
+
     func testEnvironmentSelectsATierOrNamesTheProblem() throws {
         for tier in SIMDTier.supported {
             try SIMDTier.applyEnvironment([SIMDTier.environmentVariable: tier.rawValue])

@@ -58,7 +58,18 @@ typedef struct {
     const float *scales;
     const int16_t *sums;
     int64_t rows;
+    /// The values widened for the portable tier (csimd_widen_q8k_quads), or NULL: the portable product then
+    /// widens them itself, once per call.
+    const int16_t *quads;
 } csimd_q8k_activations;
+
+/// Whether the active tier reads csimd_q8k_activations' `quads` (the portable tier): the caller that quantizes
+/// once for many products widens once too.
+int csimd_kquant_wants_quads(void);
+
+/// The portable tier's form of `count` Q8_K values (a multiple of 4): each quad of int8 values as eight int16,
+/// the quad twice (`count · 4` int16 in `quads`), the operand of its pair products.
+void csimd_widen_q8k_quads(const int8_t *values, int64_t count, int16_t *quads);
 
 /// Quantizes `blocks` super-blocks of `x` as ggml's `quantize_row_q8_K_ref`: the value of largest magnitude
 /// `m` (the first one, sign kept) sets iscale = −127 / m, q = min(127, nearest(iscale · x)), d = 1 / iscale;

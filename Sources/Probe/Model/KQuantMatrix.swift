@@ -59,7 +59,8 @@ final class KQuantMatrix: @unchecked Sendable {
                   accumulate: Bool = false) {
         precondition(x.cols == cols)
         var matrix = matrix
-        var activations = csimd_q8k_activations(values: x.values, scales: x.scales, sums: x.sums, rows: Int64(x.rows))
+        var activations = csimd_q8k_activations(values: x.values, scales: x.scales, sums: x.sums, rows: Int64(x.rows),
+                                                quads: x.quads)
         csimd_multiply_kquant(&matrix, &activations, Int64(rowRange.lowerBound), Int64(rowRange.upperBound), y,
                               accumulate ? 1 : 0)
     }

@@ -13,11 +13,17 @@ final class SuperBlockActivations {
     private(set) var scales = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     /// Per block: 16 sums of 16 consecutive q.
     private(set) var sums = UnsafeMutablePointer<Int16>.allocate(capacity: 1)
+    /// The values widened for the portable SIMD tier (csimd_widen_q8k_quads: each quad as int16, twice) when
+    /// that tier was active at the last `quantize`; nil otherwise.
+    private(set) var quads: UnsafeMutablePointer<Int16>?
+    private var quadsBuffer: UnsafeMutablePointer<Int16>?
+    private var quadsCapacity = 0
 
     deinit {
         values.deallocate()
         scales.deallocate()
         sums.deallocate()
+        quadsBuffer?.deallocate()
     }
 
     /// Quantizes `rows` rows of `cols` floats (`cols` a multiple of 256).
@@ -33,12 +39,23 @@ final class SuperBlockActivations {
         }
         self.rows = rows
         self.cols = cols
+        let widens = csimd_kquant_wants_quads() != 0
+        if widens, 2 * n > quadsCapacity {
+            quadsBuffer?.deallocate()
+            // Aligned: the portable kernel reads each widened quad as one 16-byte vector.
+            quadsBuffer = UnsafeMutableRawPointer.allocate(byteCount: 4 * n, alignment: 64)
+                .bindMemory(to: Int16.self, capacity: 2 * n)
+            quadsCapacity = 2 * n
+        }
+        let wide = widens ? quadsBuffer : nil
         let (values, scales, sums) = (self.values, self.scales, self.sums)
         // Blocks are independent: a prefill's activations are split over the worker pool, a decoding row's are not.
         let sumsPerBlock = QK.superBlock / QK.sumSpan
         WorkerPool.shared.forEachRange(n / QK.superBlock, minimumPerThread: 128) { range in
             let b = range.lowerBound, first = b * QK.superBlock
             csimd_quantize_q8k(x + first, Int64(range.count), values + first, scales + b, sums + b * sumsPerBlock)
+            if let wide { csimd_widen_q8k_quads(values + first, Int64(range.count * QK.superBlock), wide + 2 * first) }
         }
+        quads = wide
     }
 }
