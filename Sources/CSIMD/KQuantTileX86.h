@@ -36,6 +36,16 @@ static inline __attribute__((always_inline)) __m256i csimd_broadcast_quad(const 
 static inline __attribute__((always_inline)) void csimd_subblock_x86(const int n, csimd_kquant_type type,
                                                                      const uint8_t *q, int first, int quads,
                                                                      const int8_t *x, int64_t cols, __m256i acc[4]) {
+    if (n == 1) {
+        // Two chains of products, so that a decoding step's single row does not wait on each one's latency.
+        __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+        for (int c = first; c < first + quads; c += 2) {
+            even = CSIMD_KQUANT_DOT(even, csimd_quad_values(type, q, c), csimd_broadcast_quad(x + 4 * c));
+            odd = CSIMD_KQUANT_DOT(odd, csimd_quad_values(type, q, c + 1), csimd_broadcast_quad(x + 4 * c + 4));
+        }
+        acc[0] = _mm256_add_epi32(even, odd);
+        return;
+    }
     for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_si256();
     for (int c = first; c < first + quads; c++) {
         const __m256i w = csimd_quad_values(type, q, c);
