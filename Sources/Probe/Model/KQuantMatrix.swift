@@ -1,4 +1,5 @@
 import CSIMD
+import Foundation
 
 /// A weight matrix of a K-quant type (Q4_K, Q5_K, Q6_K: ggml's super-blocks of 256 values) repacked at load into
 /// groups of eight rows whose values interleave by quads (CSIMD's `csimd_kquant_matrix`: Q4_K in the bytes GGUF
@@ -31,7 +32,15 @@ final class KQuantMatrix: @unchecked Sendable {
         precondition(source.count >= rows * (cols / QK.superBlock) * type.bytesPerBlock)
         let blocks = cols / QK.superBlock
         let bytes = (rows + QK.groupRows - 1) / QK.groupRows * blocks * Int(csimd_kquant_group_bytes(Self.cType(type)))
-        data = .allocate(byteCount: bytes, alignment: 64)
+        // In 2 MiB pages where the kernel grants them (transparent huge pages on request): a decoding step streams
+        // every weight once, and 4 KiB pages would cost a TLB miss every 4 KiB.
+        let hugePage = 2 << 20
+        if bytes >= hugePage {
+            data = .allocate(byteCount: bytes, alignment: hugePage)
+            _ = madvise(data, (bytes + hugePage - 1) / hugePage * hugePage, MADV_HUGEPAGE)
+        } else {
+            data = .allocate(byteCount: bytes, alignment: 64)
+        }
         csimd_kquant_repack(Self.cType(type), source.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(rows),
                             Int64(blocks), data.assumingMemoryBound(to: UInt8.self))
     }
