@@ -75,7 +75,7 @@ plots: venv-test
 ## and plots of the reference run are copied to notebooks-data/eval/<model>/.
 MODEL ?= smollm2-135m
 EVAL_DIR ?= out/eval/$(MODEL)
-EVAL_POLICIES ?= full,dapq,snapkv,laq,h2o,streaming,pyramidkv,tova,expected,random,oracle
+EVAL_POLICIES ?= lookahead-full,full,dapq,snapkv,laq,h2o,streaming,pyramidkv,tova,expected,random,oracle
 EVAL_ARGS ?=
 .PHONY: eval
 eval: build venv-test
