@@ -58,6 +58,20 @@ final class CompressCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), before)
     }
 
+    /// Without --policy, `compress` runs the recommended policy first (lookahead-full), then the full cache, the
+    /// paper's recipe and SnapKV, in that order.
+    func testTheDefaultRunsTheRecommendedPolicyFirst() throws {
+        let result = try runCommand(try TestPaths.binary(), [
+            "compress", "--model", try TestPaths.smolLM2(), "--prompt", "The capital of France is Paris. What is the capital of France?",
+            "--chat", "--budget", "8", "--max-tokens", "4", "--json", "--progress", "never",
+        ])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let policies = try result.stdout.split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["policy"] as! String
+        }
+        XCTAssertEqual(policies, ["lookahead-full", "full", "dapq", "snapkv"])
+    }
+
     /// The question outside: the file holds the whole prompt, the question's q tokens among the held entries of
     /// every cell, the settings record (placement, pseudo position, expected_*), and passes the NumPy check.
     func testQuestionOutsideAndADapQCell() throws {
