@@ -8,6 +8,7 @@
 // float steps, so the same products bit for bit.
 #include "CSIMD.h"
 #include "KQuantProduct.h"
+#include "PortableVectors.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -15,12 +16,8 @@
 
 typedef uint8_t u8x16 __attribute__((vector_size(16)));
 typedef int8_t i8x16 __attribute__((vector_size(16)));
-typedef int8_t i8x8 __attribute__((vector_size(8)));
-typedef uint8_t u8x8 __attribute__((vector_size(8)));
-typedef int16_t i16x8 __attribute__((vector_size(16)));
 typedef uint16_t u16x4 __attribute__((vector_size(8)));
 typedef uint16_t u16x8 __attribute__((vector_size(16)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
 typedef uint32_t u32x4 __attribute__((vector_size(16)));
 typedef float f32x4 __attribute__((vector_size(16)));
 
@@ -104,18 +101,6 @@ static inline __attribute__((always_inline)) f32x4 halves_to_floats(const uint8_
     return out;
 }
 
-/// The eight rows' bytes at p (scales or minima of one sub-block), as int16: Q6_K's signed, the others' unsigned.
-static inline __attribute__((always_inline)) i16x8 row_bytes(const uint8_t *p, int is_signed) {
-    if (is_signed) {
-        i8x8 v;
-        memcpy(&v, p, 8);
-        return __builtin_convertvector(v, i16x8);
-    }
-    u8x8 v;
-    memcpy(&v, p, 8);
-    return __builtin_convertvector(v, i16x8);
-}
-
 /// Two sub-blocks' bytes of the eight rows (16 bytes at p: sub-block u's rows, then u + 1's), interleaved and
 /// widened: out[0] rows 0–3, out[1] rows 4–7, each row's two bytes side by side.
 static inline __attribute__((always_inline)) void row_byte_pairs(const uint8_t *p, int is_signed, i16x8 out[2]) {
@@ -152,7 +137,7 @@ static inline __attribute__((always_inline)) void tile_of(const int n, const csi
         i32x4 acc[4][4];
         for (int i = 0; i < n; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = (i32x4){0};
         for (int s = 0; s < subblocks; s++) {
-            const i16x8 scale = row_bytes(q + layout.scales + 8 * s, is_q6);
+            const i16x8 scale = csimd_widen_bytes(q + layout.scales + 8 * s, is_q6);  // the rows' scales
             const i16x8 row_scale[4] = {__builtin_shufflevector(scale, scale, 0, 0, 0, 0, 1, 1, 1, 1),
                                         __builtin_shufflevector(scale, scale, 2, 2, 2, 2, 3, 3, 3, 3),
                                         __builtin_shufflevector(scale, scale, 4, 4, 4, 4, 5, 5, 5, 5),

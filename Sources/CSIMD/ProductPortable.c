@@ -4,6 +4,7 @@
 // ≤ 31: |w·x| ≤ 31·127, all eight quads fit; signed Q8_0 weights: |w·x| ≤ 128·127, two quads fit) and then in
 // int32; a row's four lanes are added at the end of the block. The integer sums are exact, the same as the
 // other tiers'.
+#include "PortableVectors.h"
 #include "QuantizedProduct.h"
 
 #include <string.h>
@@ -12,24 +13,8 @@
 // The helpers below pass wide vectors between always-inlined functions; no call crosses an ABI boundary.
 #pragma clang diagnostic ignored "-Wpsabi"
 
-typedef uint8_t u8x8 __attribute__((vector_size(8)));
-typedef int8_t i8x8 __attribute__((vector_size(8)));
-typedef int16_t i16x8 __attribute__((vector_size(16)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
 typedef int32_t i32x16 __attribute__((vector_size(64)));
 typedef float f32x16 __attribute__((vector_size(64)));
-
-/// Bytes 8h … 8h+7 of `p` (two rows' four weights) as int16.
-static inline __attribute__((always_inline)) i16x8 weights(const uint8_t *p, const int is_signed) {
-    if (is_signed) {
-        i8x8 v;
-        memcpy(&v, p, 8);
-        return __builtin_convertvector(v, i16x8);
-    }
-    u8x8 v;
-    memcpy(&v, p, 8);
-    return __builtin_convertvector(v, i16x8);
-}
 
 /// Lane i: v[2i] + v[2i+1] in int32 (either byte order: both halves of each 32-bit lane are added).
 static inline __attribute__((always_inline)) i32x4 add_pairs(i16x8 v) {
@@ -69,8 +54,8 @@ static inline __attribute__((always_inline)) void tile(const csimd_quantized_mat
                 low_pairs[i] = high_pairs[i] = (i32x4){0};
             }
             for (int c = 0; c < 8; c++) {
-                const i16x8 w0 = weights(base + c * 64 + 16 * k, is_signed);
-                const i16x8 w1 = weights(base + c * 64 + 16 * k + 8, is_signed);
+                const i16x8 w0 = csimd_widen_bytes(base + c * 64 + 16 * k, is_signed);
+                const i16x8 w1 = csimd_widen_bytes(base + c * 64 + 16 * k + 8, is_signed);
                 for (int i = 0; i < n; i++) {
                     low[i] += w0 * pattern[i][c];
                     high[i] += w1 * pattern[i][c];
