@@ -83,7 +83,7 @@ static inline __attribute__((always_inline)) f32x4 fma4_by_doubles(f32x4 a, f32x
 #endif
 
 /// a·b + c rounded once: the FMA instruction on the FMA tier (and on aarch64), fma4_by_doubles on x86's portable
-/// tier, which has none (a library call per lane there was the portable kernels' largest cost after the products).
+/// tier, which has none (rather than a C library call per lane, itself a software routine on CPUs without FMA).
 static inline __attribute__((always_inline)) f32x8 fma8(f32x8 a, f32x8 b, f32x8 c) {
 #if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
     const f32x4 low = fma4_by_doubles(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(b, b, 0, 1, 2, 3),

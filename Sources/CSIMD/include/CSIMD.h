@@ -69,7 +69,7 @@ void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quant
                               int64_t first_group, int64_t end_group, float *y, int accumulate);
 
 /// The float kernels of the forward pass, on the active tier (the x86 tiers use FMA; the portable tier computes
-/// the same fused multiply-adds, by library call where the CPU has none: every tier gives the same values).
+/// the same fused multiply-adds, emulated exactly on x86, whose baseline has none: every tier gives the same values).
 
 /// In-place softmax over row[0 ..< valid] (the maximum subtracted, e^x to about 2 ulp, the sum in double from
 /// float partial sums of runs of 256), row[valid ..< n] set to zero; with `rounded_to_half` each probability
