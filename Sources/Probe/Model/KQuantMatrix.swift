@@ -37,7 +37,7 @@ final class KQuantMatrix: @unchecked Sendable {
         let hugePage = 2 << 20
         if bytes >= hugePage {
             data = .allocate(byteCount: bytes, alignment: hugePage)
-            _ = madvise(data, (bytes + hugePage - 1) / hugePage * hugePage, MADV_HUGEPAGE)
+            _ = madvise(data, bytes, MADV_HUGEPAGE)  // a hint: refused or ignored, the pages stay 4 KiB
         } else {
             data = .allocate(byteCount: bytes, alignment: 64)
         }
