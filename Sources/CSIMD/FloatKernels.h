@@ -36,17 +36,14 @@ static inline __attribute__((always_inline)) f32x8 select8(i32x8 mask, f32x8 a, 
 }
 
 #if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
-typedef float f32x4 __attribute__((vector_size(16)));
-typedef int32_t i32x4 __attribute__((vector_size(16)));
-typedef uint32_t u32x4 __attribute__((vector_size(16)));
+#include "PortableVectors.h"
+
 typedef int64_t i64x4 __attribute__((vector_size(32)));
 
 /// fma4_by_doubles' rare case: the double sum s and its error e (s + e = a·b + c exactly, Knuth's two-sum) give
 /// the sum rounded to odd (s moved to its odd neighbour towards the exact value when e ≠ 0), whose rounding to
 /// float is the correctly rounded a·b + c.
-static __attribute__((noinline)) f32x4 fma4_rounded_to_odd(f64x4 product, f64x4 addend, f64x4 sum) {
-    const f64x4 addend_part = sum - product;
-    const f64x4 error = (product - (sum - addend_part)) + (addend - addend_part);
+static __attribute__((noinline)) f32x4 fma4_rounded_to_odd(f64x4 sum, f64x4 error) {
     i64x4 sum_bits, error_bits;
     memcpy(&sum_bits, &sum, sizeof sum_bits);
     memcpy(&error_bits, &error, sizeof error_bits);
@@ -77,7 +74,7 @@ static inline __attribute__((always_inline)) f32x4 fma4_by_doubles(f32x4 a, f32x
     const i64x4 inexact = (error < 0) | (error > 0);
     const i64x4 tiny = (sum < 0x1p-126) & (sum > -0x1p-126) & (sum != 0);
     const i32x4 rare = (tie & __builtin_convertvector(inexact, i32x4)) | __builtin_convertvector(tiny, i32x4);
-    if (__builtin_expect((rare[0] | rare[1] | rare[2] | rare[3]) != 0, 0)) return fma4_rounded_to_odd(product, addend, sum);
+    if (__builtin_expect((rare[0] | rare[1] | rare[2] | rare[3]) != 0, 0)) return fma4_rounded_to_odd(sum, error);
     return __builtin_convertvector(sum, f32x4);
 }
 #endif

@@ -21,7 +21,7 @@ static void tile(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n
 
 void csimd_multiply_kquant_avx2(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,
                                 int64_t first_row, int64_t end_row, float *y, int accumulate) {
-    csimd_kquant_loop(w, x, x->values, 1, first_row, end_row, y, accumulate, tile);
+    csimd_kquant_loop(w, x, 0, first_row, end_row, y, accumulate, tile);
 }
 
 #pragma clang attribute pop

@@ -14,13 +14,6 @@
 #include <emmintrin.h>
 #endif
 
-typedef uint8_t u8x16 __attribute__((vector_size(16)));
-typedef int8_t i8x16 __attribute__((vector_size(16)));
-typedef uint16_t u16x4 __attribute__((vector_size(8)));
-typedef uint16_t u16x8 __attribute__((vector_size(16)));
-typedef uint32_t u32x4 __attribute__((vector_size(16)));
-typedef float f32x4 __attribute__((vector_size(16)));
-
 static inline __attribute__((always_inline)) u8x16 load16(const uint8_t *p) {
     u8x16 v;
     memcpy(&v, p, 16);
@@ -223,15 +216,15 @@ void csimd_widen_q8k_quads(const int8_t *values, int64_t count, int16_t *quads) 
 
 void csimd_multiply_kquant_portable(const csimd_kquant_matrix *w, const csimd_q8k_activations *x,
                                     int64_t first_row, int64_t end_row, float *y, int accumulate) {
-    const int16_t *quads = x->quads;
+    csimd_q8k_activations widened = *x;
     int16_t *own = NULL;
-    if (quads == NULL) {
+    if (widened.quads == NULL) {
         const int64_t count = x->rows * w->blocks * CSIMD_KQUANT_BLOCK;
         own = malloc((size_t)count * 2 * sizeof *own);
         if (own == NULL) abort();
         csimd_widen_q8k_quads(x->values, count, own);
-        quads = own;
+        widened.quads = own;
     }
-    csimd_kquant_loop(w, x, (const int8_t *)(const void *)quads, 4, first_row, end_row, y, accumulate, tile);
+    csimd_kquant_loop(w, &widened, 1, first_row, end_row, y, accumulate, tile);
     free(own);
 }

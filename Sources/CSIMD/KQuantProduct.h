@@ -87,7 +87,7 @@ static inline __attribute__((always_inline)) void csimd_kquant_accumulate(float 
 /// A tier's tile: the eight weight rows of the group-blocks at `group` (`nb` super-blocks) times `n` (1 or 4)
 /// activation rows (values at x + i · cols, Q8_K sums at x_sums + i · nb · 16, scales at dx + i · nb):
 /// out[i][r] as csimd_kquant_accumulate defines it. A tier that reads widened quads (the portable one) gets
-/// them in `x`, `wide` bytes a value (csimd_kquant_loop's argument): row i at x + i · cols · wide.
+/// them in `x` instead of the values, 4 bytes a value: row i at x + 4 · i · cols.
 typedef void (*csimd_kquant_tile)(const uint8_t *group, csimd_kquant_type type, int64_t nb, int n, const int8_t *x,
                                   int64_t cols, const int16_t *x_sums, const float *dx, float out[4][8]);
 
@@ -115,14 +115,15 @@ static inline int64_t csimd_kquant_run(int64_t row_bytes) {
 
 /// The loop every tier shares: runs of activation rows; per group of eight weight rows, tiles of four
 /// activation rows, then the single rows left; each tile's rows inside first_row ..< end_row written. The
-/// tiles read the activations' values (`values`, 1 byte a value) or their widened quads (`wide` = 4 bytes a value).
+/// tiles read the activations' values, or with `widened` their quads (x->quads, 4 bytes a value).
 static inline __attribute__((always_inline)) void csimd_kquant_loop(const csimd_kquant_matrix *w,
-                                                                    const csimd_q8k_activations *x,
-                                                                    const int8_t *values, int wide,
+                                                                    const csimd_q8k_activations *x, int widened,
                                                                     int64_t first_row, int64_t end_row, float *y,
                                                                     int accumulate, csimd_kquant_tile tile) {
     const int64_t nb = w->blocks, cols = nb * CSIMD_KQUANT_BLOCK;
     const int64_t group_stride = nb * csimd_kquant_layout_of(w->type).bytes;
+    const int wide = widened ? 4 : 1;
+    const int8_t *values = widened ? (const int8_t *)(const void *)x->quads : x->values;
     const int64_t run = csimd_kquant_run(cols * wide);
     for (int64_t t0 = 0; t0 < x->rows; t0 += run) {
         const int64_t t1 = t0 + run < x->rows ? t0 + run : x->rows;

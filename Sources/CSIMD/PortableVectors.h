@@ -1,5 +1,5 @@
-// The generic vectors (clang's vector extensions) the portable tier's integer kernels share: 128-bit and
-// 64-bit lanes of bytes, int16 and int32, and the widening of eight bytes to int16, signed or unsigned.
+// The generic 128-bit and 64-bit vectors (clang's vector extensions) the portable tier's kernels share, and the
+// widening of eight bytes to int16, signed or unsigned.
 #ifndef CSIMD_PORTABLE_VECTORS_H
 #define CSIMD_PORTABLE_VECTORS_H
 
@@ -8,8 +8,14 @@
 
 typedef uint8_t u8x8 __attribute__((vector_size(8)));
 typedef int8_t i8x8 __attribute__((vector_size(8)));
+typedef uint8_t u8x16 __attribute__((vector_size(16)));
+typedef int8_t i8x16 __attribute__((vector_size(16)));
+typedef uint16_t u16x4 __attribute__((vector_size(8)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
 typedef int16_t i16x8 __attribute__((vector_size(16)));
 typedef int32_t i32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+typedef float f32x4 __attribute__((vector_size(16)));
 
 /// The eight bytes at p as int16: sign-extended (`is_signed`) or zero-extended.
 static inline __attribute__((always_inline)) i16x8 csimd_widen_bytes(const uint8_t *p, const int is_signed) {
