@@ -17,6 +17,24 @@ public enum GroupAggregation: String, CaseIterable, Sendable {
     case max
 }
 
+/// How a layer's budget is shared among its KV heads (docs/policies.md).
+public enum HeadBudgets: String, CaseIterable, Sendable {
+    /// Every KV head keeps the same B entries.
+    case uniform
+    /// AdaKV-style: every KV head keeps its recent entries and a floor share of its other entries by its own
+    /// scores; the rest of the layer's G·B entries go to the highest scores over all its heads, so a head whose
+    /// scores are concentrated on few keys gives entries to one whose scores are spread.
+    case adaptive
+}
+
+/// Which policy compresses the cache that `laq`'s lookahead decodes on.
+public enum LookaheadFirstStage: String, CaseIterable, Sendable {
+    /// SnapKV (the LAQ recipe).
+    case snapkv
+    /// DapQ with the settings' pseudo content and positions.
+    case dapq
+}
+
 /// Where the question sits when the cache is compressed (docs/metrics.md).
 public enum QuestionPlacement: String, CaseIterable, Sendable {
     /// Query-aware: the question is part of the prompt the policies score and evict.
@@ -48,6 +66,10 @@ public struct CompressionSettings: Sendable {
     public var poolKernel = 7
     public var pooling = Pooling.max
     public var aggregation = GroupAggregation.mean
+    /// How a layer's budget is shared among its KV heads, and with `adaptive` the share of each head's
+    /// non-recent entries it chooses by its own scores before the layer's pool is shared.
+    public var headBudgets = HeadBudgets.uniform
+    public var adaptiveFloor = 0.2
     /// Always-kept most recent prompt entries of the window-scored policies; nil: the window `w`.
     public var recent: Int?
     /// Recent entries `h2o` keeps beside its heavy hitters, as a fraction of the budget (H2O's half).
@@ -59,6 +81,8 @@ public struct CompressionSettings: Sendable {
     /// LAQ: greedy tokens decoded on the SnapKV-compressed cache, and the last prompt queries added.
     public var lookaheadSteps = 8
     public var lookaheadPromptQueries = 8
+    /// LAQ: the policy that compresses the cache its lookahead decodes on.
+    public var lookaheadFirstStage = LookaheadFirstStage.snapkv
     /// `lookahead-full`: greedy tokens decoded on the full cache (its prompt queries are `lookaheadPromptQueries`).
     public var fullLookaheadSteps = 16
     /// `lookahead-full`: the most tokens it decodes while the answer is still copying the prompt.
@@ -93,9 +117,10 @@ public struct CompressionSettings: Sendable {
     /// Every setting by name (what sweep files record in their grid, and what must match to merge them).
     public var record: [String: String] {
         ["window": "\(window)", "pool_kernel": "\(poolKernel)", "pooling": pooling.rawValue, "aggregation": aggregation.rawValue,
+         "head_budgets": headBudgets.rawValue, "adaptive_floor": "\(adaptiveFloor)",
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
-         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "full_lookahead_steps": "\(fullLookaheadSteps)", "full_lookahead_max_steps": "\(fullLookaheadMaxSteps)",
+         "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "lookahead_first_stage": lookaheadFirstStage.rawValue, "full_lookahead_steps": "\(fullLookaheadSteps)", "full_lookahead_max_steps": "\(fullLookaheadMaxSteps)",
          "lookahead_probe": lookaheadProbe ?? "",
          "pseudo_count": "\(pseudoCount)",
          "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
@@ -109,10 +134,14 @@ public struct CompressionSettings: Sendable {
     /// The always-kept recent entries of the window-scored policies.
     public var recentKept: Int { recent ?? window }
 
+    /// The floor `KeySelection.keep` takes: nil for uniform head budgets.
+    public var headFloor: Double? { headBudgets == .adaptive ? adaptiveFloor : nil }
+
     /// Refuses settings that cannot work for any prompt.
     public func check() throws {
         guard window >= 1 else { throw ProbeError("--window must be at least 1") }
         guard poolKernel >= 1, poolKernel % 2 == 1 else { throw ProbeError("--pool-kernel must be odd, got \(poolKernel)") }
+        guard adaptiveFloor >= 0, adaptiveFloor <= 1 else { throw ProbeError("--adaptive-floor must be in [0, 1], got \(adaptiveFloor)") }
         if let recent, recent < 0 { throw ProbeError("--recent must not be negative") }
         guard h2oRecentFraction >= 0, h2oRecentFraction <= 1 else { throw ProbeError("the h2o recent fraction must be in [0, 1]") }
         guard sinks >= 0 else { throw ProbeError("--sinks must not be negative") }

@@ -21,10 +21,12 @@ extension EvictionPolicy {
     public var needs: PromptEvidence.Needs { PromptEvidence.Needs() }
     public func check(promptLength: Int) throws {}
 
-    /// The same `budget` in every layer, `recent` entries always kept, the rest by `scores`.
-    func keepTop(_ scores: KeyScores?, budget: Int, recent: Int, evidence: PromptEvidence) -> KeptEntries {
+    /// The same `budget` in every layer, `recent` entries always kept, the rest by `scores`; with an
+    /// `adaptiveFloor` the budget is shared among each layer's KV heads (`HeadBudgets.adaptive`).
+    func keepTop(_ scores: KeyScores?, budget: Int, recent: Int, adaptiveFloor: Double? = nil, evidence: PromptEvidence) -> KeptEntries {
         guard let scores else { preconditionFailure("\(name) keeps by scores but computed none") }
-        return KeySelection.keep(scores, budgets: KeySelection.uniform(budget, layers: scores.nLayers), recent: recent)
+        return KeySelection.keep(scores, budgets: KeySelection.uniform(budget, layers: scores.nLayers), recent: recent,
+                                 adaptiveFloor: adaptiveFloor)
     }
 }
 

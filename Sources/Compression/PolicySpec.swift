@@ -1,23 +1,39 @@
 import Analysis
 import Probe
 
-/// A policy as `--policies` names it: a policy name, and for `dapq` optionally one cell of the ablation grid,
-/// `dapq[content=suffix,position=far]`, whose content and position replace the settings' `--pseudo-content` and
-/// `--pseudo-position` for that policy alone. Several cells can so run in one sweep; the files' `policy` column
-/// holds the spec as written here (`description`, keys in the order content, position).
+/// A policy as `--policies` names it: a policy name, optionally with a cell of settings in brackets that replace
+/// the command's for that policy alone — for `dapq` one cell of the ablation grid, `dapq[content=suffix,position=far]`
+/// (`--pseudo-content`, `--pseudo-position`); for every policy that chooses by scores the design keys
+/// `aggregation=mean|max` (`--aggregation`) and `heads=uniform|adaptive` (`--head-budgets`), as in
+/// `lookahead-full[heads=adaptive]`; for `laq` also `first=snapkv|dapq` (`--laq-first-stage`), the policy that
+/// compresses the cache its lookahead decodes on. Several cells can so run in one sweep; the files' `policy` column holds the spec
+/// as written here (`description`, keys in the order content, position, aggregation, heads, first).
 public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
     public let name: PolicyName
     /// The DapQ cell's content and position; nil: the settings'.
     public let pseudoContent: PseudoContent?
     public let pseudoPosition: PseudoPosition?
+    /// The group aggregation and head budgets of this policy; nil: the settings'.
+    public let aggregation: GroupAggregation?
+    public let headBudgets: HeadBudgets?
+    /// `laq`'s first stage; nil: the settings'.
+    public let firstStage: LookaheadFirstStage?
 
-    public init(_ name: PolicyName, pseudoContent: PseudoContent? = nil, pseudoPosition: PseudoPosition? = nil) {
+    public init(_ name: PolicyName, pseudoContent: PseudoContent? = nil, pseudoPosition: PseudoPosition? = nil,
+                aggregation: GroupAggregation? = nil, headBudgets: HeadBudgets? = nil, firstStage: LookaheadFirstStage? = nil) {
         self.name = name
         self.pseudoContent = pseudoContent
         self.pseudoPosition = pseudoPosition
+        self.aggregation = aggregation
+        self.headBudgets = headBudgets
+        self.firstStage = firstStage
     }
 
-    /// Parses `snapkv` or `dapq[content=suffix,position=far]` (either key may be left out).
+    /// The policies the design keys apply to: those that choose by scores and take the settings.
+    public static let designable: Set<PolicyName> = [.h2o, .snapkv, .pyramidkv, .tova, .expected, .laq, .dapq, .lookaheadFull]
+
+    /// Parses `snapkv`, `dapq[content=suffix,position=far]` or `lookahead-full[heads=adaptive,aggregation=max]`
+    /// (any key may be left out).
     public init(parsing text: String) throws {
         let t = text.trimmingCharacters(in: .whitespaces)
         let base = t.split(separator: "[", maxSplits: 1).first.map(String.init) ?? t
@@ -25,29 +41,39 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
             throw ProbeError("unknown policy '\(base)' (known: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard t != base else { self.init(name); return }
-        guard name == .dapq, t.hasSuffix("]") else {
-            throw ProbeError("policy '\(t)': only dapq takes a cell, as dapq[content=suffix,position=far]")
+        guard Self.designable.contains(name), t.hasSuffix("]") else {
+            throw ProbeError("policy '\(t)': only policies that choose by scores take a cell, as dapq[content=suffix,position=far] or snapkv[heads=adaptive]")
         }
-        var content: PseudoContent?, position: PseudoPosition?
+        var content: PseudoContent?, position: PseudoPosition?, aggregation: GroupAggregation?, heads: HeadBudgets?
+        var first: LookaheadFirstStage?
+        func value<T>(_ raw: String, _ key: String, _ known: [String], _ make: (String) -> T?) throws -> T {
+            guard let v = make(raw) else {
+                throw ProbeError("policy '\(t)': unknown \(key) '\(raw)' (known: \(known.joined(separator: ", ")))")
+            }
+            return v
+        }
         for pair in t.dropFirst(base.count + 1).dropLast().split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             switch (parts.first, parts.count == 2 ? parts[1] : nil) {
-            case ("content", let value?) where content == nil:
-                guard let c = PseudoContent(rawValue: value) else {
-                    throw ProbeError("policy '\(t)': unknown content '\(value)' (known: \(PseudoContent.allCases.map(\.name).joined(separator: ", ")))")
-                }
-                content = c
-            case ("position", let value?) where position == nil:
-                guard let p = PseudoPosition(rawValue: value) else {
-                    throw ProbeError("policy '\(t)': unknown position '\(value)' (known: \(PseudoPosition.allCases.map(\.name).joined(separator: ", ")))")
-                }
-                position = p
+            case ("content", let raw?) where content == nil && name == .dapq:
+                content = try value(raw, "content", PseudoContent.allCases.map(\.name), PseudoContent.init)
+            case ("position", let raw?) where position == nil && name == .dapq:
+                position = try value(raw, "position", PseudoPosition.allCases.map(\.name), PseudoPosition.init)
+            case ("aggregation", let raw?) where aggregation == nil:
+                aggregation = try value(raw, "aggregation", GroupAggregation.allCases.map(\.rawValue), GroupAggregation.init)
+            case ("heads", let raw?) where heads == nil:
+                heads = try value(raw, "heads", HeadBudgets.allCases.map(\.rawValue), HeadBudgets.init)
+            case ("first", let raw?) where first == nil && name == .laq:
+                first = try value(raw, "first", LookaheadFirstStage.allCases.map(\.rawValue), LookaheadFirstStage.init)
             default:
-                throw ProbeError("policy '\(t)': expected content=… and position=…, each at most once, got '\(pair)'")
+                let keys = (name == .dapq ? ["content=…", "position=…"] : []) + ["aggregation=…", "heads=…"] + (name == .laq ? ["first=…"] : [])
+                throw ProbeError("policy '\(t)': expected \(keys.joined(separator: ", ")), each at most once, got '\(pair)'")
             }
         }
-        guard content != nil || position != nil else { throw ProbeError("policy '\(t)': an empty cell; write dapq") }
-        self.init(name, pseudoContent: content, pseudoPosition: position)
+        guard content != nil || position != nil || aggregation != nil || heads != nil || first != nil else {
+            throw ProbeError("policy '\(t)': an empty cell; write \(base)")
+        }
+        self.init(name, pseudoContent: content, pseudoPosition: position, aggregation: aggregation, headBudgets: heads, firstStage: first)
     }
 
     /// Parses a comma-separated list (commas inside brackets belong to the cell); `all` is every policy.
@@ -67,9 +93,11 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
         return specs
     }
 
-    /// `dapq[content=suffix,position=far]`, or the bare name.
+    /// `dapq[content=suffix,position=far]`, `lookahead-full[heads=adaptive]`, or the bare name.
     public var description: String {
-        let keys = [pseudoContent.map { "content=\($0.name)" }, pseudoPosition.map { "position=\($0.name)" }].compactMap { $0 }
+        let keys = [pseudoContent.map { "content=\($0.name)" }, pseudoPosition.map { "position=\($0.name)" },
+                    aggregation.map { "aggregation=\($0.rawValue)" }, headBudgets.map { "heads=\($0.rawValue)" },
+                    firstStage.map { "first=\($0.rawValue)" }].compactMap { $0 }
         return keys.isEmpty ? name.rawValue : "\(name.rawValue)[\(keys.joined(separator: ","))]"
     }
 
@@ -78,6 +106,9 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
         var s = base
         if let pseudoContent { s.pseudoContent = pseudoContent }
         if let pseudoPosition { s.pseudoPosition = pseudoPosition }
+        if let aggregation { s.aggregation = aggregation }
+        if let headBudgets { s.headBudgets = headBudgets }
+        if let firstStage { s.lookaheadFirstStage = firstStage }
         return s
     }
 

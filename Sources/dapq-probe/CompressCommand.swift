@@ -20,7 +20,7 @@ struct CompressCommand: ParsableCommand {
     @OptionGroup var promptOptions: PromptOptions
     @OptionGroup var compression: CompressionOptions
 
-    @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far]. The default: the recommended policy (lookahead-full, docs/policies.md) beside the full cache and the paper's recipe and SnapKV.")
+    @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far], a design as lookahead-full[heads=adaptive,aggregation=max]. The default: the recommended policy (lookahead-full, docs/policies.md) beside the full cache and the paper's recipe and SnapKV.")
     var policy: String = "lookahead-full,full,dapq,snapkv"
 
     @Option(help: "A question asked after the prompt (a blank line between them); needed by --question-placement outside.")

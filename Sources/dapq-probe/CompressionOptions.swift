@@ -17,6 +17,12 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "How a KV head's query heads combine: mean or max.")
     var aggregation: GroupAggregation = .mean
 
+    @Option(help: "How a layer's budget is shared among its KV heads: uniform (B each) or adaptive (AdaKV-style: a floor each, the rest to the layer's highest scores).")
+    var headBudgets: HeadBudgets = .uniform
+
+    @Option(help: "With --head-budgets adaptive: the share of each head's non-recent entries it chooses by its own scores.")
+    var adaptiveFloor: Double = 0.2
+
     @Option(help: "Always-kept recent entries of snapkv, pyramidkv, laq, dapq (default: the window) and lookahead-full (default: 8).")
     var recent: Int?
 
@@ -28,6 +34,9 @@ struct CompressionOptions: ParsableArguments {
 
     @Option(help: "Greedy lookahead tokens of laq.")
     var lookaheadSteps: Int = 8
+
+    @Option(help: "LAQ: the policy that compresses the cache its lookahead decodes on: snapkv (LAQ's recipe) or dapq.")
+    var laqFirstStage: LookaheadFirstStage = .snapkv
 
     @Option(help: "Real prompt queries (the last r) joining the lookahead queries of laq and lookahead-full.")
     var lookaheadPromptQueries: Int = 8
@@ -77,11 +86,14 @@ struct CompressionOptions: ParsableArguments {
         s.poolKernel = poolKernel
         s.pooling = pooling
         s.aggregation = aggregation
+        s.headBudgets = headBudgets
+        s.adaptiveFloor = adaptiveFloor
         s.recent = recent
         s.sinks = sinks
         s.pyramidBeta = pyramidBeta
         s.lookaheadSteps = lookaheadSteps
         s.lookaheadPromptQueries = lookaheadPromptQueries
+        s.lookaheadFirstStage = laqFirstStage
         s.fullLookaheadSteps = fullLookaheadSteps
         s.fullLookaheadMaxSteps = fullLookaheadMaxSteps
         s.lookaheadProbe = lookaheadProbe
@@ -109,3 +121,5 @@ private func parsed<T>(_ value: String, _ option: String, _ known: [String], _ m
 
 extension Pooling: ExpressibleByArgument {}
 extension GroupAggregation: ExpressibleByArgument {}
+extension HeadBudgets: ExpressibleByArgument {}
+extension LookaheadFirstStage: ExpressibleByArgument {}

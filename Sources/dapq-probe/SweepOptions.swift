@@ -8,7 +8,7 @@ struct SweepOptions: ParsableArguments {
     @Option(help: "Prompt lengths in tokens, comma-separated.")
     var lengths: String = "1000,2000,4000"
 
-    @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far].")
+    @Option(help: "Policies, comma-separated, or all; a DapQ cell as dapq[content=suffix,position=far], a design as lookahead-full[heads=adaptive,aggregation=max].")
     var policies: String = "all"
 
     @Option(help: "Budgets (entries per layer and KV head), comma-separated (default: \(Self.defaultBudgets)).")

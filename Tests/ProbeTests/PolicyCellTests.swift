@@ -26,10 +26,22 @@ final class PolicyCellTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(list[2].settings(settings).pseudoPosition, .input, "a key left out keeps the setting")
         XCTAssertEqual(list[2].make(settings).needs.oracleContent, settings.pseudoCount)
         XCTAssertEqual(list[1].make(settings).needs.oracleContent, 0)
-        for (bad, fragment) in [("snapkv[content=suffix]", "only dapq takes a cell"), ("dapq[content=bogus]", "unknown content 'bogus'"),
+        // The design keys, on any policy that chooses by scores.
+        let design = try PolicySpec(parsing: "lookahead-full[heads=adaptive, aggregation=max]")
+        XCTAssertEqual(design, PolicySpec(.lookaheadFull, aggregation: .max, headBudgets: .adaptive))
+        XCTAssertEqual(design.description, "lookahead-full[aggregation=max,heads=adaptive]")
+        XCTAssertEqual(try PolicySpec(parsing: "dapq[heads=adaptive,content=suffix]").description, "dapq[content=suffix,heads=adaptive]")
+        let designed = design.settings(settings)
+        XCTAssertEqual(designed.headBudgets, .adaptive)
+        XCTAssertEqual(designed.aggregation, .max)
+        XCTAssertEqual(designed.headFloor, settings.adaptiveFloor)
+        XCTAssertNil(list[0].settings(settings).headFloor, "uniform unless asked")
+        for (bad, fragment) in [("snapkv[content=suffix]", "expected aggregation=…, heads=…"), ("dapq[content=bogus]", "unknown content 'bogus'"),
                                 ("dapq[position=near]", "unknown position 'near'"), ("dapq[colour=red]", "expected content="),
                                 ("dapq[content=suffix,content=prefix]", "at most once"), ("dapq[]", "empty cell"),
-                                ("dapq[content=suffix", "only dapq takes a cell"), ("fancy[content=suffix]", "unknown policy 'fancy'")] {
+                                ("snapkv[heads=some]", "unknown heads 'some'"), ("laq[aggregation=sum]", "unknown aggregation 'sum'"),
+                                ("streaming[heads=adaptive]", "only policies that choose by scores take a cell"),
+                                ("dapq[content=suffix", "only policies that choose by scores take a cell"), ("fancy[content=suffix]", "unknown policy 'fancy'")] {
             XCTAssertThrowsError(try PolicySpec.parseList(bad), bad) { error in
                 XCTAssertTrue("\(error)".contains(fragment), "\(bad): \(error)")
             }

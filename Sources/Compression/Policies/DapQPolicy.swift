@@ -48,6 +48,6 @@ public struct DapQPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        keepTop(scores, budget: budget, recent: settings.recentKept, evidence: evidence)
+        keepTop(scores, budget: budget, recent: settings.recentKept, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }

@@ -87,7 +87,7 @@ public struct ExpectedAttentionPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        keepTop(scores, budget: budget, recent: 0, evidence: evidence)
+        keepTop(scores, budget: budget, recent: 0, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 
     private func matrixVector(_ a: [Double], _ x: [Double], d: Int) -> [Double] {

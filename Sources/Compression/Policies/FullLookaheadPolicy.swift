@@ -51,6 +51,6 @@ public struct FullLookaheadPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        keepTop(scores, budget: budget, recent: recent, evidence: evidence)
+        keepTop(scores, budget: budget, recent: recent, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }

@@ -16,6 +16,6 @@ public struct H2OPolicy: EvictionPolicy {
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
         keepTop(scores, budget: budget, recent: Int((Double(budget) * settings.h2oRecentFraction).rounded(.down)),
-                evidence: evidence)
+                adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }

@@ -1,26 +1,38 @@
 import Analysis
 
-/// `laq` (lookahead queries): compress the cache the SnapKV way, greedily decode a few tokens on it, and let
-/// their queries, with the last few real prompt queries, score the full prompt; pooled, window kept.
+/// `laq` (lookahead queries): compress the cache the SnapKV way (or DapQ's, `--laq-first-stage dapq`), greedily
+/// decode a few tokens on it, and let their queries, with the last few real prompt queries, score the full prompt;
+/// pooled, window kept.
 public struct LookaheadPolicy: EvictionPolicy {
     public let name = "laq"
     public let settings: CompressionSettings
     public init(settings: CompressionSettings) { self.settings = settings }
 
-    public var needs: PromptEvidence.Needs { PromptEvidence.Needs(promptQueries: max(settings.window, settings.lookaheadPromptQueries)) }
+    /// The policy whose cache the lookahead decodes on.
+    private var firstStage: EvictionPolicy {
+        switch settings.lookaheadFirstStage {
+        case .snapkv: return SnapKVPolicy(settings: settings)
+        case .dapq: return DapQPolicy(settings: settings)
+        }
+    }
+
+    public var needs: PromptEvidence.Needs {
+        firstStage.needs.union(PromptEvidence.Needs(promptQueries: max(settings.window, settings.lookaheadPromptQueries)))
+    }
 
     public func check(promptLength n: Int) throws {
+        try firstStage.check(promptLength: n)
         try WindowCheck.check(name, window: settings.window, promptLength: n)
         try WindowCheck.check(name, window: settings.lookaheadPromptQueries, promptLength: n, option: "--lookahead-prompt-queries")
     }
 
-    /// SnapKV's scores: the lookahead decodes on the cache they compress, whose size depends on the budget.
+    /// The first stage's scores: the lookahead decodes on the cache they compress, whose size depends on the budget.
     public func scores(_ evidence: PromptEvidence) throws -> KeyScores? {
-        try SnapKVPolicy(settings: settings).scores(evidence)
+        try firstStage.scores(evidence)
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        let snap = keepTop(scores, budget: budget, recent: settings.recentKept, evidence: evidence)
+        let snap = keepTop(scores, budget: budget, recent: settings.recentKept, adaptiveFloor: settings.headFloor, evidence: evidence)
         let lookahead = LookaheadQueries(budget: budget, window: settings.window, kernel: settings.poolKernel,
                                          steps: settings.lookaheadSteps)
             .run(model: evidence.model, cache: evidence.cache, promptLength: evidence.promptLength,
@@ -31,6 +43,6 @@ public struct LookaheadPolicy: EvictionPolicy {
         }
         let lookaheadScores = evidence.scores(of: queries, aggregation: settings.aggregation)
             .pooled(kernel: settings.poolKernel, pooling: settings.pooling, protectedTail: settings.recentKept)
-        return keepTop(lookaheadScores, budget: budget, recent: settings.recentKept, evidence: evidence)
+        return keepTop(lookaheadScores, budget: budget, recent: settings.recentKept, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }

@@ -17,6 +17,6 @@ public struct PyramidKVPolicy: EvictionPolicy {
         guard let scores else { preconditionFailure("pyramidkv keeps by scores") }
         let budgets = KeySelection.pyramid(budget, window: settings.recentKept, beta: settings.pyramidBeta,
                                            layers: scores.nLayers, promptLength: evidence.promptLength)
-        return KeySelection.keep(scores, budgets: budgets, recent: settings.recentKept)
+        return KeySelection.keep(scores, budgets: budgets, recent: settings.recentKept, adaptiveFloor: settings.headFloor)
     }
 }

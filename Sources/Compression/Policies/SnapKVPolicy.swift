@@ -19,7 +19,7 @@ public struct SnapKVPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        keepTop(scores, budget: budget, recent: settings.recentKept, evidence: evidence)
+        keepTop(scores, budget: budget, recent: settings.recentKept, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }
 

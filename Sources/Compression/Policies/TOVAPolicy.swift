@@ -22,6 +22,6 @@ public struct TOVAPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        keepTop(scores, budget: budget, recent: 1, evidence: evidence)
+        keepTop(scores, budget: budget, recent: 1, adaptiveFloor: settings.headFloor, evidence: evidence)
     }
 }
