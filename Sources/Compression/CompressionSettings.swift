@@ -15,6 +15,8 @@ public enum GroupAggregation: String, CaseIterable, Sendable {
     case mean
     /// The largest of the group's query heads.
     case max
+    /// Mean of all the layer's query heads, the same for every KV head of the layer (as TOVA ranks).
+    case layer
 }
 
 /// How a layer's budget is shared among its KV heads (docs/policies.md).

@@ -35,11 +35,16 @@ public struct KeyScores: Sendable {
         var values = [Double](repeating: aggregation == .max ? -.infinity : 0, count: nLayers * nKVHeads * n)
         for l in 0..<nLayers {
             for h in 0..<nHeads {
-                let source = (l * nHeads + h) * n, target = (l * nKVHeads + h / group) * n
-                for j in 0..<n {
-                    switch aggregation {
-                    case .mean: values[target + j] += perQueryHead[source + j] / Double(group)
-                    case .max: values[target + j] = max(values[target + j], perQueryHead[source + j])
+                let source = (l * nHeads + h) * n
+                // `layer`: every KV head of the layer takes the mean over all its query heads.
+                let targets = aggregation == .layer ? Array(0..<nKVHeads) : [h / group]
+                for target in targets.map({ (l * nKVHeads + $0) * n }) {
+                    for j in 0..<n {
+                        switch aggregation {
+                        case .mean: values[target + j] += perQueryHead[source + j] / Double(group)
+                        case .max: values[target + j] = max(values[target + j], perQueryHead[source + j])
+                        case .layer: values[target + j] += perQueryHead[source + j] / Double(nHeads)
+                        }
                     }
                 }
             }

@@ -14,7 +14,7 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Pooling type: max or avg (kvpress uses avg).")
     var pooling: Pooling = .max
 
-    @Option(help: "How a KV head's query heads combine: mean or max.")
+    @Option(help: "How a KV head's query heads combine: mean, max, or layer (the mean over all the layer's query heads, as TOVA).")
     var aggregation: GroupAggregation = .mean
 
     @Option(help: "How a layer's budget is shared among its KV heads: uniform (B each) or adaptive (AdaKV-style: a floor each, the rest to the layer's highest scores).")

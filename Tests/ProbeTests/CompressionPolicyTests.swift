@@ -32,6 +32,8 @@ final class CompressionPolicyTests: XCTestCase {
         XCTAssertEqual(mean.values, [2, 2, 2, 2, 0, 4.5])
         let max = KeyScores(perQueryHead: perHead, nLayers: 1, nHeads: 4, nKVHeads: 2, promptLength: 3, aggregation: .max)
         XCTAssertEqual(max.values, [3, 2, 3, 4, 0, 9])
+        let layer = KeyScores(perQueryHead: perHead, nLayers: 1, nHeads: 4, nKVHeads: 2, promptLength: 3, aggregation: .layer)
+        XCTAssertEqual(layer.values, [2, 1, 3.25, 2, 1, 3.25], "every KV head: the mean of the layer's 4 query heads")
     }
 
     func testKeepTopWithRecentWindowAndTies() {
