@@ -9,6 +9,7 @@
 #include "CSIMD.h"
 #include "KQuantProduct.h"
 #include "PortableVectors.h"
+#include "Prefetch.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -124,6 +125,7 @@ static inline __attribute__((always_inline)) void tile_of(const int n, const csi
     for (int i = 0; i < n; i++) sum[i][0] = sum[i][1] = minima[i][0] = minima[i][1] = (f32x4){0};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *q = group + b * layout.bytes;
+        if (n == 1) csimd_prefetch_ahead(q, layout.bytes);
         const i16x8 *a[4];
         for (int i = 0; i < n; i++) a[i] = (const i16x8 *)(const void *)(x + 4 * (i * cols + b * CSIMD_KQUANT_BLOCK));
         // acc[i][k]: rows 2k and 2k + 1 of activation row i, two lanes each (values 4c, 4c + 1 and 4c + 2, 4c + 3).

@@ -8,6 +8,8 @@
 #ifndef CSIMD_KQUANT_TILE_X86_H
 #define CSIMD_KQUANT_TILE_X86_H
 
+#include "Prefetch.h"
+
 static inline __attribute__((always_inline)) __m256i csimd_load_chunk(const uint8_t *chunk) {
     return _mm256_loadu_si256((const __m256i *)chunk);
 }
@@ -64,6 +66,7 @@ static inline __attribute__((always_inline)) void csimd_tile_x86(const int n, co
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *q = group + b * layout.bytes;
         const int8_t *a = x + b * CSIMD_KQUANT_BLOCK;
+        if (n == 1) csimd_prefetch_ahead(q, layout.bytes);
         __m256i main[4], minimum[4], acc[4];
         for (int i = 0; i < n; i++) main[i] = minimum[i] = _mm256_setzero_si256();
         if (is_q6) {

@@ -4,6 +4,7 @@
 // with w's sign (`vpsignb`, pair sums ≤ 2·128·127), widened after every quad. No sum saturates: the integer
 // sums are exact, the same as the other tiers'.
 #if defined(__x86_64__)
+#include "Prefetch.h"
 #include "QuantizedProduct.h"
 
 #include <immintrin.h>
@@ -29,6 +30,7 @@ static inline __attribute__((always_inline)) void tile(const csimd_quantized_mat
     for (int i = 0; i < n; i++) low[i] = high[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *base = w->values + (g * nb + b) * CSIMD_GROUP_BLOCK_BYTES;
+        if (n == 1) csimd_prefetch_ahead(base, CSIMD_GROUP_BLOCK_BYTES);
         const int8_t *xq = x->values + t0 * cols + b * 32;
         __m256i lo[4], hi[4];
         for (int i = 0; i < n; i++) lo[i] = hi[i] = _mm256_setzero_si256();

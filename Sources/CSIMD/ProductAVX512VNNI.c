@@ -4,6 +4,7 @@
 // flipping their top bit (w + 128) and the block's 128·Σx subtracted afterwards. The integer sums are exact,
 // the same as the other tiers'.
 #if defined(__x86_64__)
+#include "Prefetch.h"
 #include "QuantizedProduct.h"
 
 #include <immintrin.h>
@@ -31,6 +32,7 @@ static inline __attribute__((always_inline)) void tile(const csimd_quantized_mat
     for (int i = 0; i < n; i++) sum[i] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *base = w->values + (g * nb + b) * CSIMD_GROUP_BLOCK_BYTES;
+        if (n == 1) csimd_prefetch_ahead(base, CSIMD_GROUP_BLOCK_BYTES);
         const int8_t *xq = x->values + t0 * cols + b * 32;
         // Two sums per row (even and odd quads) so that consecutive vpdpbusd do not wait on each other.
         __m512i even[4], odd[4];

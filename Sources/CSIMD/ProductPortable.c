@@ -5,6 +5,7 @@
 // int32; a row's four lanes are added at the end of the block. The integer sums are exact, the same as the
 // other tiers'.
 #include "PortableVectors.h"
+#include "Prefetch.h"
 #include "QuantizedProduct.h"
 
 #include <string.h>
@@ -34,6 +35,7 @@ static inline __attribute__((always_inline)) void tile(const csimd_quantized_mat
     for (int i = 0; i < n; i++) sum[i] = (f32x16){0};
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *base = w->values + (g * nb + b) * CSIMD_GROUP_BLOCK_BYTES;
+        if (n == 1) csimd_prefetch_ahead(base, CSIMD_GROUP_BLOCK_BYTES);
         const int8_t *xq = x->values + t0 * cols + b * 32;
         i16x8 pattern[4][8];
         for (int i = 0; i < n; i++) {

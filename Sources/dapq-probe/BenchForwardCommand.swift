@@ -27,7 +27,7 @@ struct BenchForwardCommand: ParsableCommand {
         let tokenIDs = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         let r = try ForwardBenchmark(model: model).run(ids: tokenIDs, promptTokens: promptTokens, decodeTokens: decodeTokens, repeats: repeats)
         print(try JSONOutput.line([
-            "impl": "dapq-probe", "threads": modelOptions.threads, "simd_tier": SIMDTier.active.rawValue, "kv_type": model.cacheType.rawValue,
+            "impl": "dapq-probe", "threads": modelOptions.threads, "simd_tier": SIMDTier.active.rawValue, "blas_core": ComputeThreads.blasCore, "kv_type": model.cacheType.rawValue,
             "prompt_tokens": r.promptTokens,
             "decode_tokens": r.decodeTokens, "prefill_tokens_per_s": r.prefillTokensPerSecond,
             "decode_tokens_per_s": r.decodeTokensPerSecond, "prefill_seconds": r.prefillSeconds,

@@ -22,7 +22,7 @@ struct BenchKernelsCommand: ParsableCommand {
         for line in KernelBenchmark(repeats: repeats).run() {
             if json {
                 var object: [String: Any] = ["kernel": line.kernel, "shape": line.shape, "seconds": line.seconds, "threads": threads,
-                                             "simd_tier": SIMDTier.active.rawValue]
+                                             "simd_tier": SIMDTier.active.rawValue, "blas_core": ComputeThreads.blasCore]
                 if let g = line.gflops { object["gflops"] = g }
                 if let b = line.gbps { object["gbps"] = b }
                 print(try JSONOutput.line(object))

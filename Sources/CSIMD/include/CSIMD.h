@@ -26,6 +26,12 @@ int csimd_tier_supported(csimd_tier tier);
 /// The fastest tier this CPU supports.
 csimd_tier csimd_best_tier(void);
 
+/// Where OpenBLAS fell back to its generic "Prescott" kernels on a CPU with AVX2 or AVX-512, has it choose again
+/// with the kernels that fit ("Haswell", "SkylakeX"; BLASCore.c) and returns that name; else NULL, leaving
+/// OpenBLAS as it is (also when OPENBLAS_CORETYPE or DAPQ_PROBE_BLAS_CORE=openblas is set). Call it before any
+/// BLAS work, from one thread.
+const char *csimd_fit_blas_core(void);
+
 /// The tier the kernels run on: the fastest supported one unless csimd_select_tier chose another.
 csimd_tier csimd_active_tier(void);
 
