@@ -8,7 +8,10 @@
 // (its exported gotoblas_dynamic_quit and gotoblas_dynamic_init, found at run time, so that another BLAS or a
 // build without them is left alone) with the core that fits the CPU's features — SkylakeX with AVX-512
 // F/CD/BW/DQ/VL, Haswell with AVX2 and FMA — and only when OpenBLAS chose Prescott and the user set neither
-// OPENBLAS_CORETYPE nor DAPQ_PROBE_BLAS_CORE=openblas.
+// OPENBLAS_CORETYPE nor DAPQ_PROBE_BLAS_CORE=openblas. It runs as a constructor of the program that links this file,
+// after OpenBLAS has initialised (a library initialises before the programs that use it) and before main, so that
+// every computation of the process, and of every process on the same machine, uses the same kernels: a capture and
+// its recomputation in another process must agree bit for bit.
 #include "CSIMD.h"
 
 #include <dlfcn.h>
@@ -50,3 +53,5 @@ const char *csimd_fit_blas_core(void) {
     unsetenv("OPENBLAS_CORETYPE");
     return core;
 }
+
+__attribute__((constructor)) static void fit_blas_core_at_load(void) { (void)csimd_fit_blas_core(); }

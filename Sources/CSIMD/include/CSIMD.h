@@ -28,8 +28,8 @@ csimd_tier csimd_best_tier(void);
 
 /// Where OpenBLAS fell back to its generic "Prescott" kernels on a CPU with AVX2 or AVX-512, has it choose again
 /// with the kernels that fit ("Haswell", "SkylakeX"; BLASCore.c) and returns that name; else NULL, leaving
-/// OpenBLAS as it is (also when OPENBLAS_CORETYPE or DAPQ_PROBE_BLAS_CORE=openblas is set). Call it before any
-/// BLAS work, from one thread.
+/// OpenBLAS as it is (also when OPENBLAS_CORETYPE or DAPQ_PROBE_BLAS_CORE=openblas is set). It runs once by itself
+/// before main (a constructor); a later call finds nothing to change and returns NULL.
 const char *csimd_fit_blas_core(void);
 
 /// The tier the kernels run on: the fastest supported one unless csimd_select_tier chose another.

@@ -20,10 +20,11 @@ public struct LookaheadPolicy: EvictionPolicy {
         firstStage.needs.union(PromptEvidence.Needs(promptQueries: max(settings.window, settings.lookaheadPromptQueries)))
     }
 
+    /// Its own windows first (the message names `laq`), then what its first stage needs.
     public func check(promptLength n: Int) throws {
-        try firstStage.check(promptLength: n)
         try WindowCheck.check(name, window: settings.window, promptLength: n)
         try WindowCheck.check(name, window: settings.lookaheadPromptQueries, promptLength: n, option: "--lookahead-prompt-queries")
+        try firstStage.check(promptLength: n)
     }
 
     /// The first stage's scores: the lookahead decodes on the cache they compress, whose size depends on the budget.

@@ -14,8 +14,8 @@ public enum ComputeThreads {
 
     public static var current: Int { WorkerPool.shared.threadCount }
 
-    /// The kernels OpenBLAS runs ("SkylakeX", "Haswell", …), chosen again once for this CPU where OpenBLAS fell
-    /// back to its generic ones (`csimd_fit_blas_core`; `DAPQ_PROBE_BLAS_CORE=openblas` keeps OpenBLAS's choice).
+    /// The kernels OpenBLAS runs ("SkylakeX", "Haswell", …), chosen again for this CPU before main where OpenBLAS
+    /// fell back to its generic ones (`csimd_fit_blas_core`; `DAPQ_PROBE_BLAS_CORE=openblas` keeps OpenBLAS's choice).
     public static let blasCore: String = {
         _ = csimd_fit_blas_core()
         return openblas_get_corename().map { String(cString: $0) } ?? "unknown"
