@@ -4,7 +4,7 @@ import Probe
 /// A policy as `--policies` names it: a policy name, optionally with a cell of settings in brackets that replace
 /// the command's for that policy alone — for `dapq` one cell of the ablation grid, `dapq[content=suffix,position=far]`
 /// (`--pseudo-content`, `--pseudo-position`); for every policy that chooses by scores the design keys
-/// `aggregation=mean|max` (`--aggregation`) and `heads=uniform|adaptive` (`--head-budgets`), as in
+/// `aggregation=mean|max|layer` (`--aggregation`) and `heads=uniform|adaptive` (`--head-budgets`), as in
 /// `lookahead-full[heads=adaptive]`; for `laq` also `first=snapkv|dapq` (`--laq-first-stage`), the policy that
 /// compresses the cache its lookahead decodes on. Several cells can so run in one sweep; the files' `policy` column holds the spec
 /// as written here (`description`, keys in the order content, position, aggregation, heads, first).

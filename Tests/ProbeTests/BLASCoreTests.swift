@@ -5,10 +5,9 @@ import XCTest
 @testable import Probe
 
 /// OpenBLAS's kernels: where it falls back to its generic SSE3 ones ("Prescott") on a CPU with AVX2 or AVX-512
-/// (Debian 12's OpenBLAS on newer Xeons), `ComputeThreads` has it choose again; a float32 product stays correct.
+/// (Debian 12's OpenBLAS on newer Xeons), it is made to choose again before main; a float32 product stays correct.
 final class BLASCoreTests: XCTestCase {
     func testOpenBLASRunsKernelsThatFitTheCPU() throws {
-        ComputeThreads.set(ComputeThreads.current)
         let core = ComputeThreads.blasCore
         print("OpenBLAS kernels: \(core)")
         XCTAssertNotEqual(core, "unknown")

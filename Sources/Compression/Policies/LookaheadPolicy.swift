@@ -33,11 +33,11 @@ public struct LookaheadPolicy: EvictionPolicy {
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
-        let snap = keepTop(scores, budget: budget, recent: settings.recentKept, adaptiveFloor: settings.headFloor, evidence: evidence)
+        let firstKept = try firstStage.keep(scores, budget: budget, evidence: evidence)
         let lookahead = LookaheadQueries(budget: budget, window: settings.window, kernel: settings.poolKernel,
                                          steps: settings.lookaheadSteps)
             .run(model: evidence.model, cache: evidence.cache, promptLength: evidence.promptLength,
-                 firstToken: evidence.firstToken, kept: snap)
+                 firstToken: evidence.firstToken, kept: firstKept)
         var queries = lookahead.queries
         if settings.lookaheadPromptQueries > 0 {
             queries = queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))

@@ -1,5 +1,4 @@
 import CBLAS
-import CSIMD
 
 /// The number of threads the numeric kernels use. All parallel work runs on the worker pool, which splits
 /// matrix products itself; BLAS stays single-threaded, so that its own threads never compete with the pool's
@@ -7,7 +6,6 @@ import CSIMD
 public enum ComputeThreads {
     /// Sets the thread count; every output records the value used.
     public static func set(_ n: Int) {
-        _ = blasCore
         openblas_set_num_threads(1)
         WorkerPool.shared.resize(n)
     }
@@ -16,8 +14,5 @@ public enum ComputeThreads {
 
     /// The kernels OpenBLAS runs ("SkylakeX", "Haswell", …), chosen again for this CPU before main where OpenBLAS
     /// fell back to its generic ones (`csimd_fit_blas_core`; `DAPQ_PROBE_BLAS_CORE=openblas` keeps OpenBLAS's choice).
-    public static let blasCore: String = {
-        _ = csimd_fit_blas_core()
-        return openblas_get_corename().map { String(cString: $0) } ?? "unknown"
-    }()
+    public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
