@@ -79,10 +79,13 @@ void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quant
     }
 }
 
-/// The float kernels' implementation for the active tier: with FMA on the x86 tiers, else portable.
+/// The float kernels' implementation for the active tier: compiled for AVX-512, for AVX2 (with FMA and F16C), or
+/// portable; all compute the same values.
 #if defined(__x86_64__)
 #define CSIMD_FLOAT_DISPATCH(name, ...)                                                                     \
-    (csimd_active_tier() != CSIMD_TIER_PORTABLE ? csimd_fma_##name(__VA_ARGS__) : csimd_portable_##name(__VA_ARGS__))
+    (csimd_active_tier() == CSIMD_TIER_AVX512VNNI ? csimd_avx512_##name(__VA_ARGS__)                       \
+     : csimd_active_tier() == CSIMD_TIER_AVX2     ? csimd_fma_##name(__VA_ARGS__)                          \
+                                                  : csimd_portable_##name(__VA_ARGS__))
 #else
 #define CSIMD_FLOAT_DISPATCH(name, ...) csimd_portable_##name(__VA_ARGS__)
 #endif

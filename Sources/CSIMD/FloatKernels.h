@@ -1,8 +1,9 @@
 // The float kernels of the forward pass (softmax, SwiGLU, float16 rounding, attention's dot products and weighted
-// sums), written once with vector extensions and compiled per tier by FloatKernelsPortable.c and
-// FloatKernelsFMA.c, which define FLOAT_KERNEL(name) to prefix the function names. Fused multiply-adds are
-// fma8: one instruction with FMA (FLOAT_KERNELS_FMA), a correctly rounded emulation in double precision without;
-// every tier computes the same values. Nothing else is contracted (`fp contract(off)` in the including files).
+// sums), written once with vector extensions and compiled per tier by FloatKernelsPortable.c, FloatKernelsFMA.c
+// and FloatKernelsAVX512.c, which define FLOAT_KERNEL(name) to prefix the function names. No multiply-add is fused
+// (`fp contract(off)` in the including files): a product is rounded, then the sum, on every tier and every
+// architecture, so every tier computes the same values, and the portable tier, whose x86 baseline has no FMA
+// instruction, needs no emulation of one.
 #include "CSIMD.h"
 
 #include <math.h>
@@ -35,85 +36,38 @@ static inline __attribute__((always_inline)) f32x8 select8(i32x8 mask, f32x8 a, 
     return out;
 }
 
-#if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
-#include "PortableVectors.h"
+typedef double f64x8 __attribute__((vector_size(64)));
+typedef int64_t i64x8 __attribute__((vector_size(64)));
 
-typedef int64_t i64x4 __attribute__((vector_size(32)));
-
-/// fma4_by_doubles' rare case: the double sum s and its error e (s + e = a·b + c exactly, Knuth's two-sum) give
-/// the sum rounded to odd (s moved to its odd neighbour towards the exact value when e ≠ 0), whose rounding to
-/// float is the correctly rounded a·b + c.
-static __attribute__((noinline)) f32x4 fma4_rounded_to_odd(f64x4 sum, f64x4 error) {
-    i64x4 sum_bits, error_bits;
-    memcpy(&sum_bits, &sum, sizeof sum_bits);
-    memcpy(&error_bits, &error, sizeof error_bits);
-    const i64x4 inexact = (error < 0) | (error > 0);  // false for NaN: infinities and NaN pass unchanged
-    const i64x4 to_odd = inexact & ~sum_bits & 1;
-    const i64x4 toward_zero = (sum_bits ^ error_bits) >> 63;  // the error's sign differs from the sum's
-    sum_bits += (to_odd ^ toward_zero) - toward_zero;
-    f64x4 odd;
-    memcpy(&odd, &sum_bits, sizeof odd);
-    return __builtin_convertvector(odd, f32x4);
-}
-
-/// a·b + c rounded once, without an FMA instruction. a·b is exact in double precision, so the double sum s is
-/// a·b + c rounded once to double; rounding s to float again gives the correctly rounded result unless s lies
-/// exactly halfway between two floats (its 29 low mantissa bits 1000…0) while s ≠ a·b + c, or in float's
-/// subnormal range, where fma4_rounded_to_odd decides. The test for that case runs beside a dot product's
-/// dependency chain (a branch predicted not taken), which carries only the sum and two conversions.
-static inline __attribute__((always_inline)) f32x4 fma4_by_doubles(f32x4 a, f32x4 b, f32x4 c) {
-    const f64x4 product = __builtin_convertvector(a, f64x4) * __builtin_convertvector(b, f64x4);
-    const f64x4 addend = __builtin_convertvector(c, f64x4);
-    const f64x4 sum = product + addend;
-    const f64x4 addend_part = sum - product;
-    const f64x4 error = (product - (sum - addend_part)) + (addend - addend_part);
-    u32x8 words;
-    memcpy(&words, &sum, sizeof words);
-    const u32x4 low = __builtin_shufflevector(words, words, 0, 2, 4, 6);
-    const i32x4 tie = (low & 0x1FFFFFFFu) == 0x10000000u;
-    const i64x4 inexact = (error < 0) | (error > 0);
-    const i64x4 tiny = (sum < 0x1p-126) & (sum > -0x1p-126) & (sum != 0);
-    const i32x4 rare = (tie & __builtin_convertvector(inexact, i32x4)) | __builtin_convertvector(tiny, i32x4);
-    if (__builtin_expect((rare[0] | rare[1] | rare[2] | rare[3]) != 0, 0)) return fma4_rounded_to_odd(sum, error);
-    return __builtin_convertvector(sum, f32x4);
-}
-#endif
-
-/// a·b + c rounded once: the FMA instruction on the FMA tier (and on aarch64), fma4_by_doubles on x86's portable
-/// tier, which has none (rather than a C library call per lane, itself a software routine on CPUs without FMA).
-static inline __attribute__((always_inline)) f32x8 fma8(f32x8 a, f32x8 b, f32x8 c) {
-#if !defined(FLOAT_KERNELS_FMA) && defined(__x86_64__)
-    const f32x4 low = fma4_by_doubles(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(b, b, 0, 1, 2, 3),
-                                      __builtin_shufflevector(c, c, 0, 1, 2, 3));
-    const f32x4 high = fma4_by_doubles(__builtin_shufflevector(a, a, 4, 5, 6, 7), __builtin_shufflevector(b, b, 4, 5, 6, 7),
-                                       __builtin_shufflevector(c, c, 4, 5, 6, 7));
-    return __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
-#else
-    return __builtin_elementwise_fma(a, b, c);
-#endif
-}
-
-/// e^x to about 2 ulp for x in [-87, 88] (smaller x underflow towards 0, as the softmax needs). Range reduction
-/// x = n·ln2 + r with |r| ≤ ln2/2, then a degree-6 polynomial for e^r and 2^n from bits.
+/// e^x for x in [-87, 88] (smaller x underflow towards e^-87, as the softmax needs), computed in double
+/// precision: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 in two parts, the first with 32 significant bits, so that n
+/// times it is exact), a degree-8 Taylor polynomial for e^r (relative error under 3·10⁻¹⁰) and 2^n from bits.
+/// Rounded to float it is the correctly rounded e^x but for inputs within that error of a rounding tie (about
+/// 1 in 4000). No operation is fused, so every tier computes the same values and the portable tier, whose x86
+/// baseline has no FMA, needs no emulation of one; the avx512vnni tier's copy computes the eight doubles in one
+/// register.
 static inline __attribute__((always_inline)) f32x8 exp8(f32x8 x) {
     f32x8 clamped = select8(x < -87, splat8(-87), x);
     clamped = select8(clamped > 88, splat8(88), clamped);
-    // Round x·log2(e) to the nearest integer by adding 1.5·2²³: the sum's low mantissa bits hold n + 0x4B400000.
-    const f32x8 shifted = fma8(clamped, splat8(1.44269504f), splat8(12582912.0f));
-    const f32x8 n = shifted - 12582912.0f;
-    const f32x8 r = fma8(n, splat8(-1.4286068e-6f), fma8(n, splat8(-0.69314575f), clamped));
-    f32x8 p = fma8(r, splat8(1.0f / 720), splat8(1.0f / 120));
-    p = fma8(p, r, splat8(1.0f / 24));
-    p = fma8(p, r, splat8(1.0f / 6));
-    p = fma8(p, r, splat8(0.5f));
-    p = fma8(p, r, splat8(1.0f));
-    p = fma8(p, r, splat8(1.0f));
-    i32x8 exponent;
+    const f64x8 xd = __builtin_convertvector(clamped, f64x8);
+    // Round x·log2(e) to the nearest integer by adding 1.5·2⁵²: the sum's low bits hold n.
+    const f64x8 shifted = xd * 1.4426950408889634 + 6755399441055744.0;
+    const f64x8 n = shifted - 6755399441055744.0;
+    const f64x8 r = (xd - n * 0.6931471803691238) - n * 1.9082149292705877e-10;
+    f64x8 p = r * (1.0 / 40320) + (1.0 / 5040);
+    p = p * r + (1.0 / 720);
+    p = p * r + (1.0 / 120);
+    p = p * r + (1.0 / 24);
+    p = p * r + (1.0 / 6);
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    i64x8 exponent;
     memcpy(&exponent, &shifted, sizeof exponent);
-    exponent = (exponent - 0x4B400000 + 127) << 23;
-    f32x8 scale;
+    exponent = (exponent - 0x4338000000000000LL + 1023) << 52;
+    f64x8 scale;
     memcpy(&scale, &exponent, sizeof scale);
-    return p * scale;
+    return __builtin_convertvector(p * scale, f32x8);
 }
 
 /// Each lane rounded to the nearest float16 (ties to even) and widened back, as IEEE conversion does, with float
@@ -316,7 +270,7 @@ static inline __attribute__((always_inline)) float row1(const void *row, int64_t
 static inline __attribute__((always_inline)) float dot_rows(const float *a, const void *b, int64_t count, int half) {
     f32x8 acc = {0};
     int64_t i = 0;
-    for (; i + 8 <= count; i += 8) acc = fma8(load8(a + i), row8(b, i, half), acc);
+    for (; i + 8 <= count; i += 8) acc = acc + load8(a + i) * row8(b, i, half);
     float s = acc[0];
     for (int l = 1; l < 8; l++) s += acc[l];
     for (; i < count; i++) s += a[i] * row1(b, i, half);
@@ -330,12 +284,12 @@ static inline __attribute__((always_inline)) void weighted_sum_rows(const float 
         f32x8 acc[8] = {{0}};
         for (int64_t j = 0; j < count; j++) {
             const f32x8 w = splat8(weights[j]);
-            for (int k = 0; k < 8; k++) acc[k] = fma8(w, row8(rows, j * 64 + 8 * k, half), acc[k]);
+            for (int k = 0; k < 8; k++) acc[k] = acc[k] + w * row8(rows, j * 64 + 8 * k, half);
         }
         for (int k = 0; k < 8; k++) store8(out + 8 * k, acc[k]);
         return;
     }
-    // Other widths: element-wise out[k] += w · row[k] (a product, then a sum: no fused multiply-add), eight at a time.
+    // Other widths: element-wise out[k] += w · row[k], eight at a time.
     for (int64_t k = 0; k < width; k++) out[k] = 0;
     for (int64_t j = 0; j < count; j++) {
         const float w = weights[j];

@@ -6,8 +6,8 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #pragma clang fp contract(off)
+#pragma clang diagnostic ignored "-Wpsabi"
 #define FLOAT_KERNELS_F16C
-#define FLOAT_KERNELS_FMA
 #define FLOAT_KERNEL(name) csimd_fma_##name
 #include "FloatKernels.h"
 #pragma clang attribute pop

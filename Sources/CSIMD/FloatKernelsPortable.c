@@ -1,5 +1,5 @@
-// The float kernels (FloatKernels.h) for any CPU: on x86, whose baseline has no FMA, fused multiply-adds are
-// emulated exactly in double precision (fma4_by_doubles); elsewhere (aarch64) they are the FMA instruction.
+// The float kernels (FloatKernels.h) for any CPU: the compiler's generic vectors (SSE2 on x86-64, NEON on aarch64),
+// float16 widened and narrowed with integer arithmetic.
 #include "FloatKernelsTiers.h"
 
 #pragma clang fp contract(off)

@@ -1,4 +1,5 @@
-// The float kernels' per-tier entry points (FloatKernels.h compiled by FloatKernelsPortable.c and FloatKernelsFMA.c).
+// The float kernels' per-tier entry points (FloatKernels.h compiled by FloatKernelsPortable.c, FloatKernelsFMA.c and
+// FloatKernelsAVX512.c).
 #ifndef CSIMD_FLOAT_KERNELS_TIERS_H
 #define CSIMD_FLOAT_KERNELS_TIERS_H
 
@@ -19,6 +20,7 @@
 CSIMD_DECLARE_FLOAT_KERNELS(csimd_portable_)
 #if defined(__x86_64__)
 CSIMD_DECLARE_FLOAT_KERNELS(csimd_fma_)
+CSIMD_DECLARE_FLOAT_KERNELS(csimd_avx512_)
 #endif
 
 #endif

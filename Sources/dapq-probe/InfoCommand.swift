@@ -11,5 +11,6 @@ struct InfoCommand: ParsableCommand {
         try SIMDTier.applyEnvironment()
         print(try ModelReport(path: try ModelCatalogue.resolve(model)).text)
         print("SIMD tier: \(SIMDTier.active.rawValue) (supported: \(SIMDTier.supported.map(\.rawValue).joined(separator: ", ")); \(SIMDTier.environmentVariable) forces one)")
+        print("BLAS kernels: \(ComputeThreads.blasCore) (OpenBLAS's core type; DAPQ_PROBE_BLAS_CORE=openblas keeps OpenBLAS's own choice)")
     }
 }

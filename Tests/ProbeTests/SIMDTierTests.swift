@@ -81,43 +81,41 @@ final class SIMDTierTests: XCTestCase {
         }
     }
 
-    /// Without an FMA instruction the portable tier emulates the float kernels' fused multiply-adds in double
-    /// precision; each must be a·b + c rounded once, as Swift's `addingProduct` (the hardware's or the C
-    /// library's FMA), also where a·b and c cancel and where the sum lies at or next to a rounding tie.
-    func testThePortableTiersFusedMultiplyAddIsRoundedOnce() throws {
-        try SIMDTier.select(.portable)
+    /// The dot product and the weighted sum of attention round each product, then each sum (no fused
+    /// multiply-add): on every tier they equal the same arithmetic written out in Swift, bit for bit, also for
+    /// products and addends built to cancel or to land on rounding ties, where a fused multiply-add would differ.
+    func testDotAndWeightedSumRoundProductsAndSumsSeparately() throws {
+        defer { try? SIMDTier.select(SIMDTier.supported.last!) }
         var rng = SeededGenerator(seed: 77)
         func randomFloat() -> Float {
             let mantissa = Float(1 + Double(rng.next() % (1 << 23)) / Double(1 << 23))
             let exponent = Int(rng.next() % 40) - 20
             return (rng.next() % 2 == 0 ? 1 : -1) * Float(sign: .plus, exponent: exponent, significand: mantissa)
         }
-        var a = [Float](repeating: 0, count: 16), b = [Float](repeating: 0, count: 16)
-        for trial in 0..<100_000 {
-            var x = randomFloat(), y = randomFloat(), m = 0
-            if trial % 5 == 4 {
-                // x·y = 2^m (1 − i²·2⁻⁴⁶) and z a float whose half ulp is 2^m: the exact sum lies just off a tie
-                // of float rounding, but a double sum rounds onto the tie (rounding it again then goes wrong).
-                let i = Float(rng.next() % 1000 + 1)
-                m = Int(rng.next() % 20) - 10
-                x = 1 + i * 0x1p-23
-                y = Float(sign: .plus, exponent: m, significand: 1 - i * 0x1p-23)
-            }
-            let product = x * y
-            let z: Float
-            switch trial % 5 {
-            case 4:
-                let odd = Float(2 * (rng.next() % (1 << 22)) + 1 + (1 << 23))  // an odd 24-bit integer
-                z = (rng.next() % 2 == 0 ? 1 : -1) * Float(sign: .plus, exponent: m + 1, significand: odd)
-            case 0: z = randomFloat()
-            case 1: z = -product  // cancellation: the result is the product's rounding error
-            case 2: z = (rng.next() % 2 == 0 ? 1 : -1) * product.ulp / 2  // at a tie of the product's rounding
-            default: z = -product + (rng.next() % 2 == 0 ? 1 : -1) * product.ulp * Float(rng.next() % 7) / 4
-            }
-            // Lane 0 of the dot product: fma(z, 1, 0) = z, then fma(x, y, z); the other lanes stay 0.
-            a[0] = z; b[0] = 1; a[8] = x; b[8] = y
-            let expected = z.addingProduct(x, y) + 0
-            XCTAssertEqual(Kernels.dot(a, b, count: 16).bitPattern, expected.bitPattern, "fma(\(x), \(y), \(z))")
+        let count = 16 * 64 + 5
+        var a = [Float](repeating: 0, count: count), b = a
+        for i in 0..<count {
+            a[i] = randomFloat()
+            // Every eighth pair: the next product cancels the lane's partial sum, or sits half an ulp off it.
+            b[i] = i % 8 == 3 && i >= 8 ? -a[i - 8] * 1.0000001 : randomFloat()
+        }
+        // The reference: lane l sums a[i]·b[i] for i ≡ l (mod 8) in order, lanes added in order, then the tail.
+        var lanes = [Float](repeating: 0, count: 8)
+        let whole = count / 8 * 8
+        for i in 0..<whole { lanes[i % 8] = lanes[i % 8] + a[i] * b[i] }
+        var expectedDot = lanes[0]
+        for l in 1..<8 { expectedDot = expectedDot + lanes[l] }
+        for i in whole..<count { expectedDot = expectedDot + a[i] * b[i] }
+        // Weighted sum over rows of 64: out[k] = Σ_j w[j]·rows[j, k] in row order.
+        let rows = 16, weights = Array(a.prefix(rows)), values = Array(b.prefix(rows * 64))
+        var expectedSum = [Float](repeating: 0, count: 64)
+        for j in 0..<rows { for k in 0..<64 { expectedSum[k] = expectedSum[k] + weights[j] * values[j * 64 + k] } }
+        for tier in SIMDTier.supported {
+            try SIMDTier.select(tier)
+            XCTAssertEqual(Kernels.dot(a, b, count: count).bitPattern, expectedDot.bitPattern, tier.rawValue)
+            var out = [Float](repeating: 0, count: 64)
+            out.withUnsafeMutableBufferPointer { Kernels.weightedSum(weights, rows: values, count: rows, width: 64, into: $0.baseAddress!) }
+            XCTAssertEqual(out.map(\.bitPattern), expectedSum.map(\.bitPattern), tier.rawValue)
         }
     }
 

@@ -69,15 +69,15 @@ typedef struct {
 } csimd_quantized_activations;
 
 /// y[t, r] = W[r, :] · x[t, :] for the row groups first_group ..< end_group of `w` and every activation row
-/// (`y` has row stride w->rows), per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)` summed in block order with
-/// fused multiply-adds, as llama.cpp. With `accumulate`, the sum is computed first and then added to y.
+/// (`y` has row stride w->rows), per block `(d_w · d_x) · Σ q_w q_x (+ m_w · s_x)` summed in block order (each
+/// product rounded, then the sum). With `accumulate`, the sum is computed first and then added to y.
 void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quantized_activations *x,
                               int64_t first_group, int64_t end_group, float *y, int accumulate);
 
-/// The float kernels of the forward pass, on the active tier (the x86 tiers use FMA; the portable tier computes
-/// the same fused multiply-adds, emulated exactly on x86, whose baseline has none: every tier gives the same values).
+/// The float kernels of the forward pass, on the active tier. No multiply-add is fused (each product rounded, then
+/// each sum), so every tier, and the portable code on any architecture, gives the same values.
 
-/// In-place softmax over row[0 ..< valid] (the maximum subtracted, e^x to about 2 ulp, the sum in double from
+/// In-place softmax over row[0 ..< valid] (the maximum subtracted, e^x as csimd_exp, the sum in double from
 /// float partial sums of runs of 256), row[valid ..< n] set to zero; with `rounded_to_half` each probability
 /// is rounded to float16 (and widened back).
 void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_half);
@@ -85,13 +85,13 @@ void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_h
 /// out[i] = silu(gate[i]) · up[i].
 void csimd_swiglu(const float *gate, const float *up, int64_t count, float *out);
 
-/// y[i] = e^x[i], the softmax's and SwiGLU's exponential: about 2 ulp for x in [-87, 88], smaller x underflow to e^-87.
+/// y[i] = e^x[i], the softmax's and SwiGLU's exponential: correctly rounded but within 3·10⁻¹⁰ of a tie (computed in double) for x in [-87, 88], smaller x underflow to e^-87.
 void csimd_exp(const float *x, float *y, int64_t count);
 
 /// Each value rounded to the nearest float16 (ties to even) and widened back, exactly as IEEE conversion.
 void csimd_round_to_half(float *x, int64_t count);
 
-/// Σ a[i]·b[i] (eight fused partial sums, added in lane order, then the tail).
+/// Σ a[i]·b[i] (eight partial sums, each acc + a·b rounded twice, added in lane order, then the tail).
 float csimd_dot(const float *a, const float *b, int64_t count);
 
 /// out[0 ..< width] = Σ_j weights[j] · rows[j, :] over `count` rows of `width` values.

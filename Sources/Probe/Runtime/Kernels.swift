@@ -42,7 +42,7 @@ extension Kernels {
 }
 
 extension Kernels {
-    /// Σ a[i]·b[i] (CSIMD: eight fused partial sums, then the tail).
+    /// Σ a[i]·b[i] (CSIMD: eight partial sums, products and sums rounded separately, then the tail).
     @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         csimd_dot(a, b, Int64(count))
     }
