@@ -83,9 +83,12 @@ void csimd_multiply_quantized(const csimd_quantized_matrix *w, const csimd_quant
 /// portable; all compute the same values.
 #if defined(__x86_64__)
 #define CSIMD_FLOAT_DISPATCH(name, ...)                                                                     \
-    (csimd_active_tier() == CSIMD_TIER_AVX512VNNI ? csimd_avx512_##name(__VA_ARGS__)                       \
-     : csimd_active_tier() == CSIMD_TIER_AVX2     ? csimd_fma_##name(__VA_ARGS__)                          \
-                                                  : csimd_portable_##name(__VA_ARGS__))
+    ({                                                                                                      \
+        const csimd_tier tier = csimd_active_tier();                                                        \
+        tier == CSIMD_TIER_AVX512VNNI ? csimd_avx512_##name(__VA_ARGS__)                                    \
+        : tier == CSIMD_TIER_AVX2     ? csimd_fma_##name(__VA_ARGS__)                                       \
+                                      : csimd_portable_##name(__VA_ARGS__);                                 \
+    })
 #else
 #define CSIMD_FLOAT_DISPATCH(name, ...) csimd_portable_##name(__VA_ARGS__)
 #endif

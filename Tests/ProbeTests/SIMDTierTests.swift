@@ -82,8 +82,8 @@ final class SIMDTierTests: XCTestCase {
     }
 
     /// The dot product and the weighted sum of attention round each product, then each sum (no fused
-    /// multiply-add): on every tier they equal the same arithmetic written out in Swift, bit for bit, also for
-    /// products and addends built to cancel or to land on rounding ties, where a fused multiply-add would differ.
+    /// multiply-add): on every tier they equal the same arithmetic written out in Swift, bit for bit, also where a
+    /// product nearly cancels its lane's partial sum, where a fused multiply-add would give another value.
     func testDotAndWeightedSumRoundProductsAndSumsSeparately() throws {
         defer { try? SIMDTier.select(SIMDTier.supported.last!) }
         var rng = SeededGenerator(seed: 77)
@@ -93,19 +93,24 @@ final class SIMDTierTests: XCTestCase {
             return (rng.next() % 2 == 0 ? 1 : -1) * Float(sign: .plus, exponent: exponent, significand: mantissa)
         }
         let count = 16 * 64 + 5
+        let whole = count / 8 * 8
         var a = [Float](repeating: 0, count: count), b = a
+        // The reference: lane l sums a[i]·b[i] for i ≡ l (mod 8) in order, lanes added in order, then the tail;
+        // `fused` is the same with fused multiply-adds. Every eighth pair after the first row of lanes is built so
+        // that its (inexact) product cancels the lane's partial sum up to that product's rounding error.
+        var lanes = [Float](repeating: 0, count: 8), fused = lanes
         for i in 0..<count {
             a[i] = randomFloat()
-            // Every eighth pair: the next product cancels the lane's partial sum, or sits half an ulp off it.
-            b[i] = i % 8 == 3 && i >= 8 ? -a[i - 8] * 1.0000001 : randomFloat()
+            b[i] = i % 8 == 3 && i >= 8 && i < whole ? -lanes[3] / a[i] : randomFloat()
+            if i < whole {
+                lanes[i % 8] = lanes[i % 8] + a[i] * b[i]
+                fused[i % 8] = fused[i % 8].addingProduct(a[i], b[i])
+            }
         }
-        // The reference: lane l sums a[i]·b[i] for i ≡ l (mod 8) in order, lanes added in order, then the tail.
-        var lanes = [Float](repeating: 0, count: 8)
-        let whole = count / 8 * 8
-        for i in 0..<whole { lanes[i % 8] = lanes[i % 8] + a[i] * b[i] }
         var expectedDot = lanes[0]
         for l in 1..<8 { expectedDot = expectedDot + lanes[l] }
         for i in whole..<count { expectedDot = expectedDot + a[i] * b[i] }
+        XCTAssertNotEqual(lanes[3].bitPattern, fused[3].bitPattern, "the data tells unfused sums from fused ones")
         // Weighted sum over rows of 64: out[k] = Σ_j w[j]·rows[j, k] in row order.
         let rows = 16, weights = Array(a.prefix(rows)), values = Array(b.prefix(rows * 64))
         var expectedSum = [Float](repeating: 0, count: 64)

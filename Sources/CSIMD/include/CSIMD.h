@@ -85,7 +85,8 @@ void csimd_softmax_prefix(float *row, int64_t valid, int64_t n, int rounded_to_h
 /// out[i] = silu(gate[i]) · up[i].
 void csimd_swiglu(const float *gate, const float *up, int64_t count, float *out);
 
-/// y[i] = e^x[i], the softmax's and SwiGLU's exponential: correctly rounded but within 3·10⁻¹⁰ of a tie (computed in double) for x in [-87, 88], smaller x underflow to e^-87.
+/// y[i] = e^x[i], the softmax's and SwiGLU's exponential, computed in double: correctly rounded but within 3·10⁻¹⁰
+/// of a tie, for x in [-87, 88]; smaller x underflow to e^-87.
 void csimd_exp(const float *x, float *y, int64_t count);
 
 /// Each value rounded to the nearest float16 (ties to even) and widened back, exactly as IEEE conversion.
