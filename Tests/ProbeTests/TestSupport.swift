@@ -43,8 +43,18 @@ enum TestPaths {
         return python
     }
 
+    /// One folder per test process that holds every test's temporary directory, removed when the process exits,
+    /// so that the suite leaves nothing behind in the system's temporary folder (a test that keeps its files for a
+    /// later step in the same test is unaffected).
+    private static let processRoot: URL = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dapq-probe-tests-\(getpid())-\(UUID().uuidString)")
+        atexit { try? FileManager.default.removeItem(at: TestPaths.processRoot) }
+        return root
+    }()
+
+    /// A fresh, empty directory inside the process's folder.
     static func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dapq-probe-tests-\(UUID().uuidString)")
+        let dir = processRoot.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
