@@ -4,20 +4,7 @@ import XCTest
 
 @testable import Probe
 
-final class HDF5Tests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("hdf5-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
+final class HDF5Tests: TemporaryDirectoryTestCase {
     func testNumericDatasetsRoundTrip() throws {
         let file = try HDF5File.create(path("numeric.h5"))
         let floats = (0..<24).map { Float($0) * 0.5 }
