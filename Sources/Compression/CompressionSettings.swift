@@ -89,6 +89,9 @@ public struct CompressionSettings: Sendable {
     public var fullLookaheadSteps = 16
     /// `lookahead-full`: the most tokens it decodes while the answer is still copying the prompt.
     public var fullLookaheadMaxSteps = 64
+    /// `lookahead-full`: the pooling kernel over its scores (odd; 1, no pooling). Its own default, not
+    /// `poolKernel`'s 7: a kernel of 7 spends a small budget on the neighbours of a few peaks (docs/policies.md).
+    public var fullLookaheadPoolKernel = 1
     /// `lookahead-full`: a generic question (text) put after the prompt for the lookahead alone, in the chat
     /// template's user turn, then answered greedily; its entries and the answer's are dropped before eviction. For
     /// query-agnostic compression (the question outside), where the prompt ends with the context. nil: none.
@@ -123,6 +126,7 @@ public struct CompressionSettings: Sendable {
          "recent": "\(recentKept)", "h2o_recent_fraction": "\(h2oRecentFraction)", "sinks": "\(sinks)",
          "pyramid_beta": "\(pyramidBeta)", "lookahead_steps": "\(lookaheadSteps)",
          "lookahead_prompt_queries": "\(lookaheadPromptQueries)", "lookahead_first_stage": lookaheadFirstStage.rawValue, "full_lookahead_steps": "\(fullLookaheadSteps)", "full_lookahead_max_steps": "\(fullLookaheadMaxSteps)",
+         "full_lookahead_pool_kernel": "\(fullLookaheadPoolKernel)",
          "lookahead_probe": lookaheadProbe ?? "",
          "pseudo_count": "\(pseudoCount)",
          "pseudo_content": pseudoContent.name, "pseudo_position": pseudoPosition.name,
@@ -143,6 +147,9 @@ public struct CompressionSettings: Sendable {
     public func check() throws {
         guard window >= 1 else { throw ProbeError("--window must be at least 1") }
         guard poolKernel >= 1, poolKernel % 2 == 1 else { throw ProbeError("--pool-kernel must be odd, got \(poolKernel)") }
+        guard fullLookaheadPoolKernel >= 1, fullLookaheadPoolKernel % 2 == 1 else {
+            throw ProbeError("--full-lookahead-pool-kernel must be odd, got \(fullLookaheadPoolKernel)")
+        }
         guard adaptiveFloor >= 0, adaptiveFloor <= 1 else { throw ProbeError("--adaptive-floor must be in [0, 1], got \(adaptiveFloor)") }
         if let recent, recent < 0 { throw ProbeError("--recent must not be negative") }
         guard h2oRecentFraction >= 0, h2oRecentFraction <= 1 else { throw ProbeError("the h2o recent fraction must be in [0, 1]") }

@@ -6,8 +6,10 @@ import Probe
 /// (`--pseudo-content`, `--pseudo-position`); for every policy that chooses by scores the design keys
 /// `aggregation=mean|max|layer` (`--aggregation`) and `heads=uniform|adaptive` (`--head-budgets`), as in
 /// `lookahead-full[heads=adaptive]`; for `laq` also `first=snapkv|dapq` (`--laq-first-stage`), the policy that
-/// compresses the cache its lookahead decodes on. Several cells can so run in one sweep; the files' `policy` column holds the spec
-/// as written here (`description`, keys in the order content, position, aggregation, heads, first).
+/// compresses the cache its lookahead decodes on; and `pool=K`, the policy's pooling kernel (odd; 1: no pooling) in
+/// place of `--pool-kernel` (`--full-lookahead-pool-kernel` for `lookahead-full`). Several cells can so run in one
+/// sweep; the files' `policy` column holds the spec as written here (`description`, keys in the order content,
+/// position, aggregation, heads, first, pool).
 public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
     public let name: PolicyName
     /// The DapQ cell's content and position; nil: the settings'.
@@ -18,15 +20,19 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
     public let headBudgets: HeadBudgets?
     /// `laq`'s first stage; nil: the settings'.
     public let firstStage: LookaheadFirstStage?
+    /// The pooling kernel over this policy's scores; nil: the settings'.
+    public let poolKernel: Int?
 
     public init(_ name: PolicyName, pseudoContent: PseudoContent? = nil, pseudoPosition: PseudoPosition? = nil,
-                aggregation: GroupAggregation? = nil, headBudgets: HeadBudgets? = nil, firstStage: LookaheadFirstStage? = nil) {
+                aggregation: GroupAggregation? = nil, headBudgets: HeadBudgets? = nil, firstStage: LookaheadFirstStage? = nil,
+                poolKernel: Int? = nil) {
         self.name = name
         self.pseudoContent = pseudoContent
         self.pseudoPosition = pseudoPosition
         self.aggregation = aggregation
         self.headBudgets = headBudgets
         self.firstStage = firstStage
+        self.poolKernel = poolKernel
     }
 
     /// The policies the design keys apply to: those that choose by scores and take the settings.
@@ -45,7 +51,7 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
             throw ProbeError("policy '\(t)': only policies that choose by scores take a cell, as dapq[content=suffix,position=far] or snapkv[heads=adaptive]")
         }
         var content: PseudoContent?, position: PseudoPosition?, aggregation: GroupAggregation?, heads: HeadBudgets?
-        var first: LookaheadFirstStage?
+        var first: LookaheadFirstStage?, pool: Int?
         func value<T>(_ raw: String, _ key: String, _ known: [String], _ make: (String) -> T?) throws -> T {
             guard let v = make(raw) else {
                 throw ProbeError("policy '\(t)': unknown \(key) '\(raw)' (known: \(known.joined(separator: ", ")))")
@@ -65,15 +71,19 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
                 heads = try value(raw, "heads", HeadBudgets.allCases.map(\.rawValue), HeadBudgets.init)
             case ("first", let raw?) where first == nil && name == .laq:
                 first = try value(raw, "first", LookaheadFirstStage.allCases.map(\.rawValue), LookaheadFirstStage.init)
+            case ("pool", let raw?) where pool == nil:
+                pool = try value(raw, "pool", ["an odd kernel: 1, 3, 5, 7, …"]) { Int($0).flatMap { $0 >= 1 && $0 % 2 == 1 ? $0 : nil } }
             default:
-                let keys = (name == .dapq ? ["content=…", "position=…"] : []) + ["aggregation=…", "heads=…"] + (name == .laq ? ["first=…"] : [])
+                let keys = (name == .dapq ? ["content=…", "position=…"] : []) + ["aggregation=…", "heads=…"]
+                    + (name == .laq ? ["first=…"] : []) + ["pool=…"]
                 throw ProbeError("policy '\(t)': expected \(keys.joined(separator: ", ")), each at most once, got '\(pair)'")
             }
         }
-        guard content != nil || position != nil || aggregation != nil || heads != nil || first != nil else {
+        guard content != nil || position != nil || aggregation != nil || heads != nil || first != nil || pool != nil else {
             throw ProbeError("policy '\(t)': an empty cell; write \(base)")
         }
-        self.init(name, pseudoContent: content, pseudoPosition: position, aggregation: aggregation, headBudgets: heads, firstStage: first)
+        self.init(name, pseudoContent: content, pseudoPosition: position, aggregation: aggregation, headBudgets: heads, firstStage: first,
+                  poolKernel: pool)
     }
 
     /// Parses a comma-separated list (commas inside brackets belong to the cell); `all` is every policy.
@@ -97,7 +107,7 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         let keys = [pseudoContent.map { "content=\($0.name)" }, pseudoPosition.map { "position=\($0.name)" },
                     aggregation.map { "aggregation=\($0.rawValue)" }, headBudgets.map { "heads=\($0.rawValue)" },
-                    firstStage.map { "first=\($0.rawValue)" }].compactMap { $0 }
+                    firstStage.map { "first=\($0.rawValue)" }, poolKernel.map { "pool=\($0)" }].compactMap { $0 }
         return keys.isEmpty ? name.rawValue : "\(name.rawValue)[\(keys.joined(separator: ","))]"
     }
 
@@ -109,6 +119,10 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
         if let aggregation { s.aggregation = aggregation }
         if let headBudgets { s.headBudgets = headBudgets }
         if let firstStage { s.lookaheadFirstStage = firstStage }
+        if let poolKernel {
+            s.poolKernel = poolKernel
+            s.fullLookaheadPoolKernel = poolKernel
+        }
         return s
     }
 

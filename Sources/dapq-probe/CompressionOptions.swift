@@ -8,7 +8,7 @@ struct CompressionOptions: ParsableArguments {
     @Option(help: "Observation window w of snapkv, pyramidkv, laq (the last w prompt queries score; the last w entries are kept).")
     var window: Int = 32
 
-    @Option(help: "Pooling kernel over the scores (odd).")
+    @Option(help: "Pooling kernel over the scores (odd) of every policy that pools but lookahead-full (--full-lookahead-pool-kernel).")
     var poolKernel: Int = 7
 
     @Option(help: "Pooling type: max or avg (kvpress uses avg).")
@@ -46,6 +46,9 @@ struct CompressionOptions: ParsableArguments {
 
     @Option(help: "The most tokens lookahead-full decodes while its answer still copies the prompt.")
     var fullLookaheadMaxSteps: Int = 64
+
+    @Option(help: "lookahead-full's pooling kernel over its scores (odd; 1: no pooling).")
+    var fullLookaheadPoolKernel: Int = 1
 
     @Option(help: "lookahead-full: a generic question put after the prompt (in a user turn) for the lookahead alone, for query-agnostic compression with --question-placement outside.")
     var lookaheadProbe: String?
@@ -96,6 +99,7 @@ struct CompressionOptions: ParsableArguments {
         s.lookaheadFirstStage = laqFirstStage
         s.fullLookaheadSteps = fullLookaheadSteps
         s.fullLookaheadMaxSteps = fullLookaheadMaxSteps
+        s.fullLookaheadPoolKernel = fullLookaheadPoolKernel
         s.lookaheadProbe = lookaheadProbe
         s.pseudoCount = pseudoCount
         s.pseudoContent = try parsed(pseudoContent, "--pseudo-content", PseudoContent.allCases.map(\.name), PseudoContent.init)

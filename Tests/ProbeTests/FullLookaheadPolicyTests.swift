@@ -24,9 +24,9 @@ final class FullLookaheadPolicyTests: XCTestCase {
     }
 
     /// On the full cache the lookahead is the full-cache answer itself: its queries are the true decoding queries'
-    /// first rows, and the selection is the pooled importance of those rows and the last prompt queries, top B
-    /// with the recent entries kept — exactly B per (layer, KV head).
-    func testSelectionIsTheFullCacheAnswersFirstQueriesPooled() throws {
+    /// first rows, and the selection is the importance of those rows and the last prompt queries (unpooled by
+    /// default; max-pooled with `pool=7`), top B with the recent entries kept — exactly B per (layer, KV head).
+    func testSelectionIsTheFullCacheAnswersFirstQueries() throws {
         let model = try CompressionPolicyTests.model()
         let prompt = try CompressionPolicyTests.needlePrompt(model).tokens
         let n = prompt.count, c = model.config
@@ -40,13 +40,16 @@ final class FullLookaheadPolicyTests: XCTestCase {
         let truth = try XCTUnwrap(evidence.truth)
         XCTAssertGreaterThanOrEqual(truth.rows, 5, "the full-cache answer is longer than the lookahead")
         let budget = 40
-        let kept = try compressor.select(evidence, policies: [spec], budgets: [.entries(budget)])[0].kept
+        let pooledSpec = PolicySpec(.lookaheadFull, poolKernel: 7)
+        let selections = try compressor.select(evidence, policies: [spec, pooledSpec], budgets: [.entries(budget)])
+        let kept = selections[0].kept
         let queries = truth.rows(0..<5).appending(evidence.lastPromptQueries(8))
         let scores = evidence.scores(of: queries, aggregation: .mean)
-            .pooled(kernel: 7, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
-        let expected = KeySelection.keep(scores, budgets: KeySelection.uniform(budget, layers: c.nLayers),
-                                         recent: FullLookaheadPolicy.defaultRecent)
-        XCTAssertEqual(kept, expected)
+        let budgets = KeySelection.uniform(budget, layers: c.nLayers)
+        XCTAssertEqual(kept, KeySelection.keep(scores, budgets: budgets, recent: FullLookaheadPolicy.defaultRecent))
+        let pooled = scores.pooled(kernel: 7, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
+        XCTAssertEqual(selections[1].kept, KeySelection.keep(pooled, budgets: budgets, recent: FullLookaheadPolicy.defaultRecent))
+        XCTAssertNotEqual(selections[1].kept, kept, "pooling changes the choice")
         for layer in kept {
             for heads in layer {
                 XCTAssertEqual(heads.count, budget, "exactly B entries")
@@ -78,7 +81,7 @@ final class FullLookaheadPolicyTests: XCTestCase {
         let kept = try compressor.select(evidence, policies: [PolicySpec(.lookaheadFull)], budgets: [.entries(40)])[0].kept
         let queries = lookahead.queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))
         let scores = evidence.scores(of: queries, aggregation: .mean)
-            .pooled(kernel: 7, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
+            .pooled(kernel: settings.fullLookaheadPoolKernel, pooling: .max, protectedTail: FullLookaheadPolicy.defaultRecent)
         XCTAssertEqual(kept, KeySelection.keep(scores, budgets: KeySelection.uniform(40, layers: model.config.nLayers),
                                                recent: FullLookaheadPolicy.defaultRecent))
         settings.lookaheadProbe = " "

@@ -47,7 +47,7 @@ public struct FullLookaheadPolicy: EvictionPolicy {
             queries = queries.appending(evidence.lastPromptQueries(settings.lookaheadPromptQueries))
         }
         return evidence.scores(of: queries, aggregation: settings.aggregation)
-            .pooled(kernel: settings.poolKernel, pooling: settings.pooling, protectedTail: recent)
+            .pooled(kernel: settings.fullLookaheadPoolKernel, pooling: settings.pooling, protectedTail: recent)
     }
 
     public func keep(_ scores: KeyScores?, budget: Int, evidence: PromptEvidence) throws -> KeptEntries {
