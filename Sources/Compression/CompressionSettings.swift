@@ -137,6 +137,9 @@ public struct CompressionSettings: Sendable {
          "question_placement": questionPlacement.rawValue]
     }
 
+    /// Whether `kernel` can pool scores: odd and at least 1 (1 leaves them as they are).
+    public static func isPoolKernel(_ kernel: Int) -> Bool { kernel >= 1 && kernel % 2 == 1 }
+
     /// The always-kept recent entries of the window-scored policies.
     public var recentKept: Int { recent ?? window }
 
@@ -146,8 +149,8 @@ public struct CompressionSettings: Sendable {
     /// Refuses settings that cannot work for any prompt.
     public func check() throws {
         guard window >= 1 else { throw ProbeError("--window must be at least 1") }
-        guard poolKernel >= 1, poolKernel % 2 == 1 else { throw ProbeError("--pool-kernel must be odd, got \(poolKernel)") }
-        guard fullLookaheadPoolKernel >= 1, fullLookaheadPoolKernel % 2 == 1 else {
+        guard Self.isPoolKernel(poolKernel) else { throw ProbeError("--pool-kernel must be odd, got \(poolKernel)") }
+        guard Self.isPoolKernel(fullLookaheadPoolKernel) else {
             throw ProbeError("--full-lookahead-pool-kernel must be odd, got \(fullLookaheadPoolKernel)")
         }
         guard adaptiveFloor >= 0, adaptiveFloor <= 1 else { throw ProbeError("--adaptive-floor must be in [0, 1], got \(adaptiveFloor)") }

@@ -72,7 +72,7 @@ public struct PolicySpec: Sendable, Hashable, CustomStringConvertible {
             case ("first", let raw?) where first == nil && name == .laq:
                 first = try value(raw, "first", LookaheadFirstStage.allCases.map(\.rawValue), LookaheadFirstStage.init)
             case ("pool", let raw?) where pool == nil:
-                pool = try value(raw, "pool", ["an odd kernel: 1, 3, 5, 7, …"]) { Int($0).flatMap { $0 >= 1 && $0 % 2 == 1 ? $0 : nil } }
+                pool = try value(raw, "pool", ["an odd kernel: 1, 3, 5, 7, …"]) { Int($0).flatMap { CompressionSettings.isPoolKernel($0) ? $0 : nil } }
             default:
                 let keys = (name == .dapq ? ["content=…", "position=…"] : []) + ["aggregation=…", "heads=…"]
                     + (name == .laq ? ["first=…"] : []) + ["pool=…"]

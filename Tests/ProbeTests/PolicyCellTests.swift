@@ -53,12 +53,6 @@ final class PolicyCellTests: TemporaryDirectoryTestCase {
 
     // MARK: Against the ablation, tiny model
 
-    private func tinyModel() throws -> (LanguageModel, String) {
-        let p = path("tiny.gguf")
-        try TinyModel.builder().write(to: URL(fileURLWithPath: p))
-        return (try LanguageModel(path: p), p)
-    }
-
     /// Each cell's DapQ scores, unpooled (kernel 1, mean over a KV head's query heads), are the ablation's
     /// importance P of the variant with the same content and position on the same prompt; the `oracle` content
     /// is the ablation's (the answer continued greedily to w tokens).

@@ -34,9 +34,7 @@ final class PoolingDesignTests: TemporaryDirectoryTestCase {
     /// recent entries and the best older ones of its scores, where the pooled scores are the unpooled ones
     /// max-pooled here (a window cut at the edges, the recent tail untouched); B entries per (layer, KV head).
     func testEachKernelKeepsTheTopOfItsOwnPooledScores() throws {
-        let p = path("tiny.gguf")
-        try TinyModel.builder().write(to: URL(fileURLWithPath: p))
-        let model = try LanguageModel(path: p)
+        let (model, _) = try tinyModel()
         let prompt = Array("Where matters more than what, says the paper.".utf8).map(Int.init)
         var settings = CompressionSettings()
         (settings.fullLookaheadSteps, settings.fullLookaheadMaxSteps) = (4, 4)

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import Probe
+
 /// Paths shared by the tests: the package root, committed fixtures, the model cache and the built command line.
 enum TestPaths {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -141,6 +143,13 @@ class TemporaryDirectoryTestCase: XCTestCase {
 
     /// A path inside the test's directory.
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// The tiny synthetic model written into the test's directory, loaded, and its path.
+    func tinyModel() throws -> (LanguageModel, String) {
+        let p = path("tiny.gguf")
+        try TinyModel.builder().write(to: URL(fileURLWithPath: p))
+        return (try LanguageModel(path: p), p)
+    }
 }
 
 /// Progress off a terminal in the default mode: plain lines (no carriage returns, no escape codes), at most one per
